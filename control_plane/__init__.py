@@ -1,0 +1,1 @@
+"""The gosd control plane: HTTP API, users and tokens, nodes, blobs, plans and jobs."""

@@ -1,0 +1,60 @@
+"""Bearer authentication (RFC 6750) and the guards that say who may call what."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from control_plane.errors import AuthenticationFailed, PermissionDenied
+from control_plane.services.container import Services
+from control_plane.services.principal import Principal
+
+PUBLIC = "public"
+"""Set ``opt={PUBLIC: True}`` on a handler that needs no token."""
+NODES_ALLOWED = "nodes_allowed"
+"""Set ``opt={NODES_ALLOWED: True}`` on a handler a node's token may call."""
+
+
+class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
+    """Turns ``Authorization: Bearer <token>`` into ``request.user`` (a Principal)."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        header = connection.headers.get("authorization")
+        if not header:
+            raise AuthenticationFailed("this needs a bearer token", bearer_error=None)
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationFailed("the Authorization header must be 'Bearer <token>'",
+                                       bearer_error="invalid_request")
+        services: Services = connection.app.state.services
+        principal = await services.auth.authenticate(token.strip())
+        return AuthenticationResult(user=principal, auth=token)
+
+
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    user = connection.scope.get("user")
+    if not isinstance(user, Principal):  # pragma: no cover - the middleware guarantees it
+        raise AuthenticationFailed("this needs a bearer token", bearer_error=None)
+    return user
+
+
+def people_only(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Guard: node tokens may call only handlers marked ``NODES_ALLOWED``."""
+    if handler.opt.get(PUBLIC):
+        return
+    if not principal_of(connection).is_user and not handler.opt.get(NODES_ALLOWED):
+        raise PermissionDenied("a node's token cannot call this")
+
+
+async def provide_principal(request: Any) -> Principal:
+    """Dependency: the authenticated caller."""
+    return principal_of(request)
+
+
+async def provide_services(request: Any) -> Services:
+    """Dependency: the service container of this app."""
+    services: Services = request.app.state.services
+    return services

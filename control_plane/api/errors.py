@@ -1,0 +1,110 @@
+"""The one place where errors become HTTP responses.
+
+Every error leaves as ``{"error_message": str, "code": str, ...}`` with the right
+status; an unexpected exception is logged and answered 500 without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
+
+from control_plane.errors import (
+    AuthenticationFailed,
+    Conflict,
+    GosdError,
+    InvalidInput,
+    NotFound,
+    OAuthError,
+    PayloadTooLarge,
+    PermissionDenied,
+    TooManyAttempts,
+)
+
+log = logging.getLogger(__name__)
+
+_STATUS: dict[type[GosdError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    Conflict: 409,
+    PermissionDenied: 403,
+    AuthenticationFailed: 401,
+    TooManyAttempts: 429,
+    PayloadTooLarge: 413,
+}
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+}
+
+
+def envelope(status: int, message: str, code: str, headers: dict[str, str] | None = None,
+             **details: Any) -> Response[dict[str, Any]]:
+    return Response(
+        {"error_message": message, "code": code, **details},
+        status_code=status,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )
+
+
+def _bearer_challenge(error: str | None, description: str) -> str:
+    challenge = 'Bearer realm="gosd"'
+    if error:
+        challenge += f', error="{error}", error_description="{description}"'
+    return challenge
+
+
+def gosd_error(_: Request[Any, Any, Any], exc: GosdError) -> Response[dict[str, Any]]:
+    headers: dict[str, str] = {}
+    if isinstance(exc, OAuthError):
+        # RFC 6749 §5.2: the OAuth fields sit beside the envelope's own.
+        status = 401 if exc.client_auth_failed else 400
+        if exc.client_auth_failed:
+            headers["WWW-Authenticate"] = 'Basic realm="gosd"'
+        return envelope(status, exc.message, exc.code, headers,
+                        error=exc.code, error_description=exc.message)
+    status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
+    if isinstance(exc, AuthenticationFailed):
+        headers["WWW-Authenticate"] = _bearer_challenge(exc.bearer_error, exc.message)
+    if isinstance(exc, TooManyAttempts):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    if isinstance(exc, PermissionDenied):
+        headers["WWW-Authenticate"] = 'Bearer realm="gosd", error="insufficient_scope"'
+    return envelope(status, exc.message, exc.code, headers, **exc.details)
+
+
+def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    if status >= 500:
+        log.error("internal error: %s", exc.detail)
+        return envelope(500, "internal error", "internal_error")
+    details: dict[str, Any] = {}
+    if isinstance(exc, ValidationException) and exc.extra:
+        details["errors"] = exc.extra
+    message = exc.detail or HTTPStatus(status).phrase
+    return envelope(status, message, _HTTP_CODES.get(status, "error"), exc.headers, **details)
+
+
+def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return envelope(500, "internal error", "internal_error")
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    GosdError: gosd_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

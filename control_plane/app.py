@@ -1,0 +1,93 @@
+"""The composition root: ``create_app(settings)`` builds the whole control plane."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from control_plane.api.auth import (
+    PUBLIC,
+    BearerAuthMiddleware,
+    people_only,
+    provide_principal,
+    provide_services,
+)
+from control_plane.api.blobs import BlobsController
+from control_plane.api.errors import EXCEPTION_HANDLERS
+from control_plane.api.health import ok
+from control_plane.api.jobs import JobsController
+from control_plane.api.nodes import NodesController, NodesV1Controller
+from control_plane.api.oauth import revoke, token
+from control_plane.api.plans import PlansController
+from control_plane.api.users import current_user
+from control_plane.db.lifecycle import open_database
+from control_plane.services.clock import Clock, utc_now
+from control_plane.services.container import Services
+from control_plane.settings import Settings
+
+VERSION = "0.1.0"
+DEFAULT_BODY_LIMIT = 1024 * 1024
+"""Body cap for every route but the upload routes, which get ``upload_max_bytes``."""
+
+
+def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
+    """Build the ASGI app; the database opens (and migrates) in its lifespan."""
+
+    @contextlib.asynccontextmanager
+    async def database(app: Litestar) -> AsyncIterator[None]:
+        async with open_database(settings.effective_database_url):
+            yield
+
+    services = Services.create(settings, clock)
+    uploads = Router(
+        path="/",
+        route_handlers=[BlobsController, PlansController, JobsController],
+        request_max_body_size=settings.upload_max_bytes,
+    )
+    api = Router(
+        path=settings.base_path,
+        route_handlers=[ok, token, revoke, current_user, NodesV1Controller, NodesController,
+                        uploads],
+        guards=[people_only],
+        security=[{"bearer": []}],
+    )
+    schema_path = settings.base_path + "/schema"
+    return Litestar(
+        route_handlers=[api],
+        lifespan=[database],
+        dependencies={
+            "principal": Provide(provide_principal),
+            "services": Provide(provide_services),
+        },
+        middleware=[
+            DefineMiddleware(
+                BearerAuthMiddleware, exclude=[f"^{schema_path}"], exclude_from_auth_key=PUBLIC
+            )
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=DEFAULT_BODY_LIMIT,
+        openapi_config=OpenAPIConfig(
+            title="gosd control plane",
+            version=VERSION,
+            path=schema_path,
+            render_plugins=[SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http", scheme="bearer",
+                        description="An access token from /oauth/token",
+                    )
+                }
+            ),
+        ),
+        state=State({"services": services, "settings": settings}),
+        debug=False,
+    )

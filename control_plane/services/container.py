@@ -1,0 +1,33 @@
+"""The service objects one running control plane uses, built from its settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from control_plane.services.auth import AuthPolicy, AuthService
+from control_plane.services.blob_store import BlobStore
+from control_plane.services.blobs import BlobService
+from control_plane.services.clock import Clock, utc_now
+from control_plane.services.jobs import JobService
+from control_plane.settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    """Services that hold configuration or state; stateless ones are plain modules."""
+
+    auth: AuthService
+    blobs: BlobService
+    jobs: JobService
+
+    @classmethod
+    def create(cls, settings: Settings, clock: Clock = utc_now) -> Services:
+        store = BlobStore(settings.blob_dir)
+        store.prepare()
+        policy = AuthPolicy(
+            access_token_ttl_s=settings.access_token_ttl_s,
+            refresh_token_ttl_s=settings.refresh_token_ttl_s,
+            login_max_failures=settings.login_max_failures,
+            login_lockout_s=settings.login_lockout_s,
+        )
+        return cls(auth=AuthService(policy, clock), blobs=BlobService(store), jobs=JobService(clock))

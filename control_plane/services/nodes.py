@@ -1,0 +1,210 @@
+"""Nodes (drones and depots) and their points."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+import msgspec
+from tortoise.transactions import in_transaction
+
+from control_plane.db.models import Node, Plan, Point
+from control_plane.errors import Conflict, InvalidInput, NotFound
+from control_plane.services.accounts import group_by_name
+from control_plane.services.hashing import hash_node_secret, new_secret
+from control_plane.services.principal import Principal
+from shared.enums import NodeType
+
+
+class PointType(StrEnum):
+    """Features a node can offer. Each has a stable numeric id (``point_type_id``)."""
+
+    DRONE_STATUS = "drone_status"
+    LIVESTREAM_FLV = "livestream_flv"
+    DEPOT_STATUS = "depot_status"
+    MAP = "map"
+    BATTERY = "battery"
+    WEATHER = "weather"
+    CONSOLE = "console"
+
+    @property
+    def type_id(self) -> int:
+        return _POINT_TYPE_IDS[self]
+
+
+# Ids are part of the API: append new types, never renumber. ``livestream_flv`` is 2 as
+# in the seed's example.
+_POINT_TYPE_IDS = {t: i for i, t in enumerate(PointType, start=1)}
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=150)]
+Description = Annotated[str, msgspec.Meta(max_length=10_000)]
+
+
+class PointOut(msgspec.Struct, frozen=True):
+    id: int
+    name: str
+    node_id: int
+    point_type_id: int
+    point_type_name: str
+    params: dict[str, Any]
+
+
+class NodeOut(msgspec.Struct, frozen=True):
+    """A node in the seed's shape (``GET /api/v1/nodes/``)."""
+
+    id: int
+    name: str
+    description: str
+    points: list[PointOut]
+    type_name: str
+
+
+class NodeCreated(msgspec.Struct, frozen=True):
+    """A new node and its secret, which is shown only this once."""
+
+    id: int
+    name: str
+    description: str
+    points: list[PointOut]
+    type_name: str
+    secret: str
+
+
+class PointWrite(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: Name
+    point_type_name: PointType
+    params: dict[str, Any] = {}
+    id: int | None = None
+    """Accepted and ignored, so a node read from the API can be written back as it is."""
+    node_id: int | None = None
+    point_type_id: int | None = None
+
+
+class NodeWrite(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Body of node create and replace, in the shape the node list answers."""
+
+    name: Name
+    type_name: NodeType
+    description: Description = ""
+    points: Annotated[list[PointWrite], msgspec.Meta(max_length=100)] = []
+    id: int | None = None
+    """Accepted and ignored (see ``PointWrite.id``)."""
+
+
+def _node_out(node: Node, points: list[Point]) -> NodeOut:
+    return NodeOut(
+        id=node.id,
+        name=node.name,
+        description=node.description,
+        points=[_point_out(p) for p in points],
+        type_name=node.type_name,
+    )
+
+
+def _point_out(p: Point) -> PointOut:
+    return PointOut(
+        id=p.id,
+        name=p.name,
+        node_id=p.node_id,
+        point_type_id=PointType(p.point_type_name).type_id,
+        point_type_name=p.point_type_name,
+        params=p.params,
+    )
+
+
+async def list_nodes(principal: Principal) -> list[NodeOut]:
+    """The caller's group's nodes with their points, in id order (two queries)."""
+    nodes = await Node.filter(group_id=principal.group_id).order_by("id")
+    points_by_node: dict[int, list[Point]] = {n.id: [] for n in nodes}
+    if nodes:
+        for p in await Point.filter(node_id__in=list(points_by_node)).order_by("id"):
+            points_by_node[p.node_id].append(p)
+    return [_node_out(n, points_by_node[n.id]) for n in nodes]
+
+
+async def _own_node(principal: Principal, node_id: int) -> Node:
+    node = await Node.get_or_none(id=node_id, group_id=principal.group_id)
+    if node is None:
+        raise NotFound(f"no node {node_id}")
+    return node
+
+
+async def get_node(principal: Principal, node_id: int) -> NodeOut:
+    node = await _own_node(principal, node_id)
+    return _node_out(node, await Point.filter(node_id=node.id).order_by("id"))
+
+
+async def create_node(
+    principal: Principal, data: NodeWrite, *, group: str | None = None
+) -> NodeCreated:
+    """Create a node in the caller's group (or ``group``, for the CLI) with a new secret."""
+    principal.require_admin()
+    secret = new_secret()
+    async with in_transaction():
+        group_id = (await group_by_name(group)).id if group else principal.group_id
+        node = await Node.create(
+            name=data.name,
+            description=data.description,
+            type_name=data.type_name.value,
+            group_id=group_id,
+            secret_hash=hash_node_secret(secret),
+        )
+        points = await _write_points(node, data.points)
+    out = _node_out(node, points)
+    return NodeCreated(**msgspec.structs.asdict(out), secret=secret)
+
+
+async def replace_node(principal: Principal, node_id: int, data: NodeWrite) -> NodeOut:
+    """Replace a node's fields and points (the secret is kept)."""
+    principal.require_admin()
+    async with in_transaction():
+        node = await _own_node(principal, node_id)
+        node.name, node.description = data.name, data.description
+        node.type_name = data.type_name.value
+        await node.save()
+        await Point.filter(node_id=node.id).delete()
+        points = await _write_points(node, data.points)
+    return _node_out(node, points)
+
+
+async def delete_node(principal: Principal, node_id: int) -> NodeOut:
+    """Delete a node; refused while plans still name it."""
+    principal.require_admin()
+    async with in_transaction():
+        out = await get_node(principal, node_id)
+        plan_ids = await Plan.filter(node_id=node_id).order_by("id").values_list("id", flat=True)
+        if plan_ids:
+            raise Conflict(
+                f"node {node_id} is used by plans {list(plan_ids)}: delete them first",
+                plans=list(plan_ids),
+            )
+        await Node.filter(id=node_id).delete()
+    return out
+
+
+async def rotate_secret(principal: Principal, node_id: int) -> str:
+    """Give a node a new secret; the old one stops working at once."""
+    principal.require_admin()
+    node = await _own_node(principal, node_id)
+    secret = new_secret()
+    node.secret_hash = hash_node_secret(secret)
+    await node.save(update_fields=["secret_hash"])
+    return secret
+
+
+async def _write_points(node: Node, points: list[PointWrite]) -> list[Point]:
+    names = [p.name for p in points]
+    if len(set(names)) != len(names):
+        raise InvalidInput("point names must be unique within a node", location="points")
+    created = []
+    for p in points:
+        try:
+            msgspec.json.encode(p.params)
+        except (TypeError, ValueError):
+            raise InvalidInput("params must be a JSON object", location="points.params") from None
+        created.append(
+            await Point.create(
+                node=node, name=p.name, point_type_name=p.point_type_name.value, params=p.params
+            )
+        )
+    return created

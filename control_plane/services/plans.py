@@ -1,0 +1,210 @@
+"""Plans: a mission for one node, as ``files`` (key -> blob id) and ``extra`` (key -> text)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from tortoise.transactions import in_transaction
+
+from control_plane.db.models import Blob, Job, Node, Plan, PlanFile
+from control_plane.errors import Conflict, InvalidInput, NotFound
+from control_plane.services.principal import Principal
+from shared.enums import ACTIVE_JOB_STATUSES
+
+Key = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+Text = Annotated[str, msgspec.Meta(max_length=65_536)]
+FileMap = Annotated[dict[Key, str], msgspec.Meta(max_length=100)]
+ExtraMap = Annotated[dict[Key, Text], msgspec.Meta(max_length=200)]
+
+
+class PlanOut(msgspec.Struct, frozen=True):
+    """A plan in the seed's shape, plus its times."""
+
+    id: int
+    name: str
+    description: str
+    node_id: int
+    files: dict[str, str]
+    extra: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class PlanWrite(msgspec.Struct, frozen=True):
+    """Body of plan create and replace (``PUT`` replaces the whole plan, as in the seed)."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    node_id: int
+    description: Annotated[str, msgspec.Meta(max_length=10_000)] = ""
+    files: FileMap = {}
+    extra: ExtraMap = {}
+
+
+def _positive_number(key: str, value: str) -> None:
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidInput(f"extra.{key} must be a number", location=f"extra.{key}") from None
+    if not math.isfinite(number) or number <= 0:
+        raise InvalidInput(f"extra.{key} must be a positive number", location=f"extra.{key}")
+
+
+def _one_of(*choices: str):  # type: ignore[no-untyped-def]
+    def check(key: str, value: str) -> None:
+        if value not in choices:
+            raise InvalidInput(
+                f"extra.{key} must be one of {', '.join(choices)}", location=f"extra.{key}"
+            )
+
+    return check
+
+
+def _percent(key: str, value: str) -> None:
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidInput(f"extra.{key} must be a number", location=f"extra.{key}") from None
+    if not 0 <= number <= 100:
+        raise InvalidInput(f"extra.{key} must be between 0 and 100", location=f"extra.{key}")
+
+
+# Well-known ``extra`` keys (DESIGN §6); unknown keys pass through untouched.
+EXTRA_RULES = {
+    "takeoff_alt_m": _positive_number,
+    "speed_m_s": _positive_number,
+    "link_loss_timeout_s": _positive_number,
+    "on_finish": _one_of("rtl", "land", "hold"),
+    "link_loss_action": _one_of("continue", "hold", "rtl", "land"),
+    "min_battery_pct": _percent,
+}
+
+
+def validate_extra(extra: dict[str, str]) -> None:
+    """Check the well-known keys of a plan's or job's ``extra``."""
+    for key, value in extra.items():
+        rule = EXTRA_RULES.get(key)
+        if rule is not None:
+            rule(key, value)
+
+
+async def parse_file_ids(principal: Principal, files: dict[str, str], where: str) -> dict[str, int]:
+    """Turn ``{key: "blob id"}`` into ints, checking each names a blob of the caller's group."""
+    parsed: dict[str, int] = {}
+    for key, value in files.items():
+        if not value.isascii() or not value.isdigit() or len(value) > 18:
+            raise InvalidInput(
+                f"{where}.{key} must be a blob id (digits), not {value[:40]!r}",
+                location=f"{where}.{key}",
+            )
+        parsed[key] = int(value)
+    if parsed:
+        found = set(
+            await Blob.filter(
+                id__in=list(set(parsed.values())), group_id=principal.group_id
+            ).values_list("id", flat=True)
+        )
+        for key, blob_id in parsed.items():
+            if blob_id not in found:
+                raise InvalidInput(f"{where}.{key}: no blob {blob_id}", location=f"{where}.{key}")
+    return parsed
+
+
+async def _check_node(principal: Principal, node_id: int) -> None:
+    if not await Node.exists(id=node_id, group_id=principal.group_id):
+        raise InvalidInput(f"no node {node_id}", location="node_id")
+
+
+async def _files_of(plan_ids: list[int]) -> dict[int, dict[str, str]]:
+    files: dict[int, dict[str, str]] = {pid: {} for pid in plan_ids}
+    if plan_ids:
+        rows = await PlanFile.filter(plan_id__in=plan_ids).order_by("id").values_list(
+            "plan_id", "key", "blob_id"
+        )
+        for plan_id, key, blob_id in rows:
+            files[plan_id][key] = str(blob_id)
+    return files
+
+
+def _out(plan: Plan, files: dict[str, str]) -> PlanOut:
+    return PlanOut(
+        id=plan.id,
+        name=plan.name,
+        description=plan.description,
+        node_id=plan.node_id,
+        files=files,
+        extra=plan.extra,
+        created_at=plan.created_at,
+        updated_at=plan.updated_at,
+    )
+
+
+async def own_plan(principal: Principal, plan_id: int) -> Plan:
+    """The plan if it belongs to the caller's group, else ``NotFound``."""
+    plan = await Plan.get_or_none(id=plan_id, group_id=principal.group_id)
+    if plan is None:
+        raise NotFound(f"no plan {plan_id}")
+    return plan
+
+
+async def list_plans(principal: Principal) -> list[PlanOut]:
+    plans = await Plan.filter(group_id=principal.group_id).order_by("id")
+    files = await _files_of([p.id for p in plans])
+    return [_out(p, files[p.id]) for p in plans]
+
+
+async def get_plan(principal: Principal, plan_id: int) -> PlanOut:
+    plan = await own_plan(principal, plan_id)
+    return _out(plan, (await _files_of([plan.id]))[plan.id])
+
+
+async def check_plan(principal: Principal, data: PlanWrite) -> dict[str, int]:
+    """Validate a plan body against the caller's group; answers the parsed blob ids."""
+    validate_extra(data.extra)
+    await _check_node(principal, data.node_id)
+    return await parse_file_ids(principal, data.files, "files")
+
+
+async def create_plan(principal: Principal, data: PlanWrite) -> PlanOut:
+    async with in_transaction():
+        file_ids = await check_plan(principal, data)
+        plan = await Plan.create(
+            group_id=principal.group_id,
+            node_id=data.node_id,
+            name=data.name,
+            description=data.description,
+            extra=data.extra,
+        )
+        await _write_files(plan, file_ids)
+    return _out(plan, {k: str(v) for k, v in file_ids.items()})
+
+
+async def replace_plan(principal: Principal, plan_id: int, data: PlanWrite) -> PlanOut:
+    async with in_transaction():
+        plan = await own_plan(principal, plan_id)
+        file_ids = await check_plan(principal, data)
+        plan.name, plan.description = data.name, data.description
+        plan.node_id, plan.extra = data.node_id, data.extra
+        await plan.save()
+        await PlanFile.filter(plan_id=plan.id).delete()
+        await _write_files(plan, file_ids)
+    return _out(plan, {k: str(v) for k, v in file_ids.items()})
+
+
+async def delete_plan(principal: Principal, plan_id: int) -> PlanOut:
+    """Delete a plan with its finished jobs; refused while a job of it is active."""
+    async with in_transaction():
+        out = await get_plan(principal, plan_id)
+        if await Job.exists(plan_id=plan_id, status__in=list(ACTIVE_JOB_STATUSES)):
+            raise Conflict(f"plan {plan_id} has an active job: cancel it first")
+        await Plan.filter(id=plan_id).delete()
+    return out
+
+
+async def _write_files(plan: Plan, file_ids: dict[str, int]) -> None:
+    if file_ids:
+        await PlanFile.bulk_create(
+            [PlanFile(plan_id=plan.id, key=k, blob_id=v) for k, v in file_ids.items()]
+        )

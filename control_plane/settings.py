@@ -1,0 +1,117 @@
+"""Typed settings of the control plane, read from ``GOSD_*`` environment variables.
+
+Nothing reads the environment at import time: ``Settings.from_env()`` is called by the
+CLI, and tests build ``Settings`` directly.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value the control plane cannot use."""
+
+
+def default_data_dir() -> Path:
+    """Where state lives when ``GOSD_DATA_DIR`` is unset (XDG data home)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "gosd"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything the control plane can be configured with.
+
+    Each field maps to ``GOSD_<FIELD NAME IN CAPITALS>``; the README lists them.
+    """
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    """Database (when SQLite) and blob files live here."""
+    database_url: str = ""
+    """``sqlite:///path`` or ``postgres://user:pass@host:port/db``; empty: SQLite in data_dir."""
+    base_path: str = "/gosd"
+    """URL prefix of every route, as the seed's clients expect."""
+    access_token_ttl_s: int = 7200
+    """Lifetime of an access token (the seed answers ``expires_in: 7200``)."""
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    """Lifetime of a refresh token."""
+    upload_max_bytes: int = 2 * 1024**3
+    """Largest request body a blob, plan or job upload may have; more answers 413."""
+    login_max_failures: int = 5
+    """Failed password logins in a row before the account is locked."""
+    login_lockout_s: int = 300
+    """How long a locked account stays locked."""
+    log_level: str = "INFO"
+    """Python logging level name."""
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL with the SQLite default filled in."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{self.data_dir / 'gosd.sqlite3'}"
+
+    @property
+    def blob_dir(self) -> Path:
+        """Root of the content-addressed blob files."""
+        return self.data_dir / "blobs"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``GOSD_*`` variables; ``overrides`` win over the environment.
+
+        Raises ``SettingsError`` naming the variable when a value does not parse.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = "GOSD_" + f.name.upper()
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(name, raw, f.default)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse values that would make the server misbehave later rather than now."""
+        for name in (
+            "access_token_ttl_s",
+            "refresh_token_ttl_s",
+            "upload_max_bytes",
+            "login_max_failures",
+            "login_lockout_s",
+        ):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"GOSD_{name.upper()} must be a positive number")
+        if not self.base_path.startswith("/") or self.base_path.endswith("/"):
+            raise SettingsError("GOSD_BASE_PATH must start with '/' and not end with one")
+        url = self.effective_database_url
+        if not url.startswith(("sqlite://", "postgres://", "postgresql://")):
+            raise SettingsError(
+                "GOSD_DATABASE_URL must start with sqlite://, postgres:// or postgresql://"
+            )
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (for tests and the demo)."""
+        return replace(self, **changes)
+
+
+def _parse(name: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        return raw.lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if name == "GOSD_DATA_DIR":
+        return Path(raw).expanduser()
+    return raw
