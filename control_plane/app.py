@@ -54,8 +54,15 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
     )
     api = Router(
         path=settings.base_path,
-        route_handlers=[ok, token, revoke, current_user, NodesV1Controller, NodesController,
-                        uploads],
+        route_handlers=[
+            ok,
+            token,
+            revoke,
+            current_user,
+            NodesV1Controller,
+            NodesController,
+            uploads,
+        ],
         guards=[people_only],
         security=[{"bearer": []}],
     )
@@ -82,7 +89,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(
-                        type="http", scheme="bearer",
+                        type="http",
+                        scheme="bearer",
                         description="An access token from /oauth/token",
                     )
                 }

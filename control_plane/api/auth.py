@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
@@ -21,14 +23,17 @@ NODES_ALLOWED = "nodes_allowed"
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
     """Turns ``Authorization: Bearer <token>`` into ``request.user`` (a Principal)."""
 
-    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
         header = connection.headers.get("authorization")
         if not header:
             raise AuthenticationFailed("this needs a bearer token", bearer_error=None)
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise AuthenticationFailed("the Authorization header must be 'Bearer <token>'",
-                                       bearer_error="invalid_request")
+            raise AuthenticationFailed(
+                "the Authorization header must be 'Bearer <token>'", bearer_error="invalid_request"
+            )
         services: Services = connection.app.state.services
         principal = await services.auth.authenticate(token.strip())
         return AuthenticationResult(user=principal, auth=token)
@@ -49,12 +54,18 @@ def people_only(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRou
         raise PermissionDenied("a node's token cannot call this")
 
 
-async def provide_principal(request: Any) -> Principal:
+async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     """Dependency: the authenticated caller."""
     return principal_of(request)
 
 
-async def provide_services(request: Any) -> Services:
+async def provide_services(request: Request[Any, Any, Any]) -> Services:
     """Dependency: the service container of this app."""
     services: Services = request.app.state.services
     return services
+
+
+Caller = NamedDependency[Principal]
+"""Handler parameter type for the authenticated caller (dependency ``principal``)."""
+ServicesDep = NamedDependency[Services]
+"""Handler parameter type for the service container (dependency ``services``)."""

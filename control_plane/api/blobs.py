@@ -12,12 +12,10 @@ from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.params import FromPath
 from litestar.response import Stream
 
-from control_plane.api.auth import NODES_ALLOWED
+from control_plane.api.auth import NODES_ALLOWED, Caller, ServicesDep
 from control_plane.api.multipart import read_upload_form
 from control_plane.errors import InvalidInput
 from control_plane.services.blobs import BlobOut, BlobReplaced
-from control_plane.services.container import Services
-from control_plane.services.principal import Principal
 
 CHUNK_BYTES = 256 * 1024
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -29,7 +27,7 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
+def parse_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
     """One byte range as (start, end inclusive); None: whole file; False: unsatisfiable.
 
     Several ranges in one header are answered with the whole file, which RFC 9110 allows.
@@ -71,7 +69,7 @@ class BlobsController(Controller):
 
     @post("/", operation_id="upload_blobs", summary="Upload files")
     async def upload(
-        self, request: Request[Any, Any, Any], principal: Principal, services: Services
+        self, request: Request[Any, Any, Any], principal: Caller, services: ServicesDep
     ) -> dict[str, str]:
         """Upload any number of files as multipart parts under any field names.
 
@@ -86,10 +84,17 @@ class BlobsController(Controller):
         finally:
             await form.discard()
 
-    @get("/{blob_id:int}", operation_id="download_blob", summary="Download a file",
-         opt={NODES_ALLOWED: True})
+    @get(
+        "/{blob_id:int}",
+        operation_id="download_blob",
+        summary="Download a file",
+        opt={NODES_ALLOWED: True},
+    )
     async def download(
-        self, request: Request[Any, Any, Any], principal: Principal, services: Services,
+        self,
+        request: Request[Any, Any, Any],
+        principal: Caller,
+        services: ServicesDep,
         blob_id: FromPath[int],
     ) -> Response[Any]:
         """The file's bytes, streamed, with ``ETag`` (its SHA-256) and ``Range`` support."""
@@ -107,9 +112,12 @@ class BlobsController(Controller):
         if span is False:
             headers["Content-Range"] = f"bytes */{blob.size}"
             return Response(
-                {"error_message": "the requested range is outside the file",
-                 "code": "range_not_satisfiable"},
-                status_code=416, headers=headers,
+                {
+                    "error_message": "the requested range is outside the file",
+                    "code": "range_not_satisfiable",
+                },
+                status_code=416,
+                headers=headers,
             )
         if span is None:
             start, end, status = 0, blob.size - 1, 200
@@ -119,21 +127,31 @@ class BlobsController(Controller):
             headers["Content-Range"] = f"bytes {start}-{end}/{blob.size}"
         headers["Content-Length"] = str(end - start + 1)
         return Stream(
-            _read(path, start, end - start + 1), status_code=status,
-            media_type=blob.content_type, headers=headers,
+            _read(path, start, end - start + 1),
+            status_code=status,
+            media_type=blob.content_type,
+            headers=headers,
         )
 
-    @get("/{blob_id:int}/meta", operation_id="get_blob", summary="Describe a file",
-         opt={NODES_ALLOWED: True})
-    async def meta(self, principal: Principal, services: Services,
-                   blob_id: FromPath[int]) -> BlobOut:
+    @get(
+        "/{blob_id:int}/meta",
+        operation_id="get_blob",
+        summary="Describe a file",
+        opt={NODES_ALLOWED: True},
+    )
+    async def meta(
+        self, principal: Caller, services: ServicesDep, blob_id: FromPath[int]
+    ) -> BlobOut:
         """Filename, type, size and SHA-256 of a blob."""
         blob, _ = await services.blobs.get(principal, blob_id)
         return blob
 
     @put("/{blob_id:int}", operation_id="replace_blob", summary="Replace a file")
     async def replace(
-        self, request: Request[Any, Any, Any], principal: Principal, services: Services,
+        self,
+        request: Request[Any, Any, Any],
+        principal: Caller,
+        services: ServicesDep,
         blob_id: FromPath[int],
     ) -> BlobReplaced:
         """Replace a blob's content with the first file part of a multipart body."""
@@ -145,9 +163,9 @@ class BlobsController(Controller):
         finally:
             await form.discard()
 
-    @delete("/{blob_id:int}", operation_id="delete_blob", status_code=200,
-            summary="Delete a file")
-    async def delete_blob(self, principal: Principal, services: Services,
-                          blob_id: FromPath[int]) -> BlobOut:
+    @delete("/{blob_id:int}", operation_id="delete_blob", status_code=200, summary="Delete a file")
+    async def delete_blob(
+        self, principal: Caller, services: ServicesDep, blob_id: FromPath[int]
+    ) -> BlobOut:
         """Delete a blob (and its bytes); 409 naming the plans that still use it."""
         return await services.blobs.delete(principal, blob_id)

@@ -20,7 +20,9 @@ MAX_JSON_BYTES = 1024 * 1024
 T = TypeVar("T")
 
 
-async def read_json(request: Request[Any, Any, Any], type_: type[T], *, empty: T | None = None) -> T:
+async def read_json(
+    request: Request[Any, Any, Any], type_: type[T], *, empty: T | None = None
+) -> T:
     """Decode a JSON body of at most 1 MiB into ``type_``; ``empty`` answers an empty body."""
     body = bytearray()
     async for chunk in request.stream():

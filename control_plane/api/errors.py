@@ -50,8 +50,9 @@ _HTTP_CODES = {
 }
 
 
-def envelope(status: int, message: str, code: str, headers: dict[str, str] | None = None,
-             **details: Any) -> Response[dict[str, Any]]:
+def envelope(
+    status: int, message: str, code: str, headers: dict[str, str] | None = None, **details: Any
+) -> Response[dict[str, Any]]:
     return Response(
         {"error_message": message, "code": code, **details},
         status_code=status,
@@ -74,8 +75,9 @@ def gosd_error(_: Request[Any, Any, Any], exc: GosdError) -> Response[dict[str, 
         status = 401 if exc.client_auth_failed else 400
         if exc.client_auth_failed:
             headers["WWW-Authenticate"] = 'Basic realm="gosd"'
-        return envelope(status, exc.message, exc.code, headers,
-                        error=exc.code, error_description=exc.message)
+        return envelope(
+            status, exc.message, exc.code, headers, error=exc.code, error_description=exc.message
+        )
     status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
     if isinstance(exc, AuthenticationFailed):
         headers["WWW-Authenticate"] = _bearer_challenge(exc.bearer_error, exc.message)

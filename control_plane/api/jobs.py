@@ -8,12 +8,11 @@ import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromPath
 
+from control_plane.api.auth import Caller, ServicesDep
 from control_plane.api.bodies import media_type, read_json
 from control_plane.api.multipart import read_upload_form
-from control_plane.services.container import Services
 from control_plane.services.jobs import JobOut
 from control_plane.services.plans import ExtraMap, FileMap, own_plan
-from control_plane.services.principal import Principal
 
 
 class JobInputs(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -29,7 +28,10 @@ class JobsController(Controller):
 
     @post("/jobs", operation_id="create_job", summary="Run a plan")
     async def create_job(
-        self, request: Request[Any, Any, Any], principal: Principal, services: Services,
+        self,
+        request: Request[Any, Any, Any],
+        principal: Caller,
+        services: ServicesDep,
         plan_id: FromPath[int],
     ) -> JobOut:
         """Queue a run of the plan. The body is optional: JSON ``JobInputs``, or a
@@ -45,45 +47,69 @@ class JobsController(Controller):
             finally:
                 await form.discard()
         inputs = await read_json(request, JobInputs, empty=JobInputs())
-        return await services.jobs.create(principal, plan_id, files=inputs.files,
-                                          extra=inputs.extra)
+        return await services.jobs.create(
+            principal, plan_id, files=inputs.files, extra=inputs.extra
+        )
 
     @get("/jobs", operation_id="list_jobs", summary="List the runs of a plan")
-    async def list_jobs(self, principal: Principal, services: Services,
-                        plan_id: FromPath[int]) -> list[JobOut]:
+    async def list_jobs(
+        self, principal: Caller, services: ServicesDep, plan_id: FromPath[int]
+    ) -> list[JobOut]:
         """Every run of the plan, oldest first."""
         return await services.jobs.list(principal, plan_id)
 
     @get("/jobs/{job_id:int}", operation_id="get_job", summary="Get a run")
-    async def get_job(self, principal: Principal, services: Services, plan_id: FromPath[int],
-                      job_id: FromPath[int]) -> JobOut:
+    async def get_job(
+        self,
+        principal: Caller,
+        services: ServicesDep,
+        plan_id: FromPath[int],
+        job_id: FromPath[int],
+    ) -> JobOut:
         """One run, by its run number within the plan."""
         return await services.jobs.get(principal, plan_id, job_id)
 
-    @post("/jobs/{job_id:int}/cancel", operation_id="cancel_job", status_code=200,
-          summary="Cancel a run")
-    async def cancel_job(self, principal: Principal, services: Services,
-                         plan_id: FromPath[int], job_id: FromPath[int]) -> JobOut:
+    @post(
+        "/jobs/{job_id:int}/cancel",
+        operation_id="cancel_job",
+        status_code=200,
+        summary="Cancel a run",
+    )
+    async def cancel_job(
+        self,
+        principal: Caller,
+        services: ServicesDep,
+        plan_id: FromPath[int],
+        job_id: FromPath[int],
+    ) -> JobOut:
         """Cancel that run; 409 when it has ended already."""
         return await services.jobs.cancel(principal, plan_id, job_id)
 
-    @post("/jobs/cancel", operation_id="cancel_active_job", status_code=200,
-          summary="Cancel the active run")
-    async def cancel_active_job(self, principal: Principal, services: Services,
-                                plan_id: FromPath[int]) -> JobOut:
+    @post(
+        "/jobs/cancel",
+        operation_id="cancel_active_job",
+        status_code=200,
+        summary="Cancel the active run",
+    )
+    async def cancel_active_job(
+        self, principal: Caller, services: ServicesDep, plan_id: FromPath[int]
+    ) -> JobOut:
         """Cancel the plan's active run (the form the seed's own example uses)."""
         return await services.jobs.cancel(principal, plan_id, None)
 
-    @delete("/jobs/running", operation_id="stop_running_job", status_code=200,
-            summary="Emergency stop")
-    async def stop_running_job(self, principal: Principal, services: Services,
-                               plan_id: FromPath[int]) -> JobOut:
+    @delete(
+        "/jobs/running", operation_id="stop_running_job", status_code=200, summary="Emergency stop"
+    )
+    async def stop_running_job(
+        self, principal: Caller, services: ServicesDep, plan_id: FromPath[int]
+    ) -> JobOut:
         """Stop the plan's active run at once (emergency stop)."""
         return await services.jobs.cancel(principal, plan_id, None)
 
     @get("/running", operation_id="get_running_job", summary="The active run")
-    async def running(self, principal: Principal, services: Services,
-                      plan_id: FromPath[int]) -> Response[Any]:
+    async def running(
+        self, principal: Caller, services: ServicesDep, plan_id: FromPath[int]
+    ) -> Response[Any]:
         """The plan's active run, or ``{}`` when none."""
         job = await services.jobs.running(principal, plan_id)
         return Response(job if job is not None else {})

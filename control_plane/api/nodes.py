@@ -5,9 +5,9 @@ from __future__ import annotations
 from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
+from control_plane.api.auth import Caller
 from control_plane.services import nodes
 from control_plane.services.nodes import NodeCreated, NodeOut, NodeWrite
-from control_plane.services.principal import Principal
 
 
 class NodesV1Controller(Controller):
@@ -15,7 +15,7 @@ class NodesV1Controller(Controller):
     tags = ["nodes"]
 
     @get("/", operation_id="v1_list_nodes", summary="List nodes")
-    async def list_nodes(self, principal: Principal) -> list[NodeOut]:
+    async def list_nodes(self, principal: Caller) -> list[NodeOut]:
         """The nodes of the caller's group with their points, in the seed's shape."""
         return await nodes.list_nodes(principal)
 
@@ -25,29 +25,33 @@ class NodesController(Controller):
     tags = ["nodes"]
 
     @get("/", operation_id="list_nodes", summary="List nodes")
-    async def list_nodes(self, principal: Principal) -> list[NodeOut]:
+    async def list_nodes(self, principal: Caller) -> list[NodeOut]:
         """The nodes of the caller's group with their points."""
         return await nodes.list_nodes(principal)
 
     @post("/", operation_id="create_node", summary="Create a node (admin)")
-    async def create_node(self, principal: Principal, data: JSONBody[NodeWrite]) -> NodeCreated:
+    async def create_node(self, principal: Caller, data: JSONBody[NodeWrite]) -> NodeCreated:
         """Create a node in the caller's group. The answer holds its secret, shown once."""
         return await nodes.create_node(principal, data)
 
     @get("/{node_id:int}", operation_id="get_node", summary="Get a node")
-    async def get_node(self, principal: Principal, node_id: FromPath[int]) -> NodeOut:
+    async def get_node(self, principal: Caller, node_id: FromPath[int]) -> NodeOut:
         """One node with its points."""
         return await nodes.get_node(principal, node_id)
 
     @put("/{node_id:int}", operation_id="replace_node", summary="Replace a node (admin)")
     async def replace_node(
-        self, principal: Principal, node_id: FromPath[int], data: JSONBody[NodeWrite]
+        self, principal: Caller, node_id: FromPath[int], data: JSONBody[NodeWrite]
     ) -> NodeOut:
         """Replace a node's name, description, type and points; its secret stays."""
         return await nodes.replace_node(principal, node_id, data)
 
-    @delete("/{node_id:int}", operation_id="delete_node", status_code=200,
-            summary="Delete a node (admin)")
-    async def delete_node(self, principal: Principal, node_id: FromPath[int]) -> NodeOut:
+    @delete(
+        "/{node_id:int}",
+        operation_id="delete_node",
+        status_code=200,
+        summary="Delete a node (admin)",
+    )
+    async def delete_node(self, principal: Caller, node_id: FromPath[int]) -> NodeOut:
         """Delete a node; 409 while plans still name it. Answers the deleted node."""
         return await nodes.delete_node(principal, node_id)

@@ -15,11 +15,10 @@ import msgspec
 from litestar import Request, post
 from litestar.datastructures import UploadFile
 
-from control_plane.api.auth import PUBLIC
+from control_plane.api.auth import PUBLIC, ServicesDep
 from control_plane.api.bodies import MAX_JSON_BYTES
 from control_plane.errors import OAuthError
 from control_plane.services.auth import TokenResponse
-from control_plane.services.container import Services
 
 
 class Revoked(msgspec.Struct, frozen=True):
@@ -70,8 +69,9 @@ def _merge_basic_auth(request: Request[Any, Any, Any], params: dict[str, str]) -
     try:
         client_id, sep, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
-        raise OAuthError("invalid_client", "malformed Basic credentials",
-                         client_auth_failed=True) from None
+        raise OAuthError(
+            "invalid_client", "malformed Basic credentials", client_auth_failed=True
+        ) from None
     if not sep:
         raise OAuthError("invalid_client", "malformed Basic credentials", client_auth_failed=True)
     if "client_id" in params or "client_secret" in params:
@@ -104,7 +104,7 @@ def _operation_id(name: str):  # type: ignore[no-untyped-def]
     status_code=200,
     summary="Get a token",
 )
-async def token(request: Request[Any, Any, Any], services: Services) -> TokenResponse:
+async def token(request: Request[Any, Any, Any], services: ServicesDep) -> TokenResponse:
     """Issue a bearer token.
 
     Grants: ``password`` (``username``, ``password``, ``client_id``, ``client_secret``),
@@ -141,7 +141,7 @@ async def token(request: Request[Any, Any, Any], services: Services) -> TokenRes
     status_code=200,
     summary="Revoke a token",
 )
-async def revoke(request: Request[Any, Any, Any], services: Services) -> Revoked:
+async def revoke(request: Request[Any, Any, Any], services: ServicesDep) -> Revoked:
     """Revoke an access or refresh token (RFC 7009) with the client's credentials."""
     params = await _params(request)
     token_value, client_id, secret = _require(params, "token", "client_id", "client_secret")

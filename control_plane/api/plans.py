@@ -8,6 +8,7 @@ import msgspec
 from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
+from control_plane.api.auth import Caller, ServicesDep
 from control_plane.api.bodies import media_type, read_json
 from control_plane.api.multipart import read_upload_form
 from control_plane.errors import InvalidInput
@@ -33,8 +34,12 @@ async def _plan_from_form(
         extra = {k: v for k, v in text.items() if k not in _FORM_FIELDS}
         try:
             data = msgspec.convert(
-                {"name": text.get("name", ""), "description": text.get("description", ""),
-                 "node_id": int(node_id), "extra": extra},
+                {
+                    "name": text.get("name", ""),
+                    "description": text.get("description", ""),
+                    "node_id": int(node_id),
+                    "extra": extra,
+                },
                 PlanWrite,
             )
         except msgspec.ValidationError as exc:
@@ -53,7 +58,7 @@ class PlansController(Controller):
 
     @post("/", operation_id="create_plan", summary="Create a plan")
     async def create_plan(
-        self, request: Request[Any, Any, Any], principal: Principal, services: Services
+        self, request: Request[Any, Any, Any], principal: Caller, services: ServicesDep
     ) -> PlanOut:
         """Create a plan from JSON (``PlanWrite``) or from a multipart form.
 
@@ -65,24 +70,23 @@ class PlansController(Controller):
         return await plans.create_plan(principal, await read_json(request, PlanWrite))
 
     @get("/", operation_id="list_plans", summary="List plans")
-    async def list_plans(self, principal: Principal) -> list[PlanOut]:
+    async def list_plans(self, principal: Caller) -> list[PlanOut]:
         """Every plan of the caller's group."""
         return await plans.list_plans(principal)
 
     @get("/{plan_id:int}", operation_id="get_plan", summary="Get a plan")
-    async def get_plan(self, principal: Principal, plan_id: FromPath[int]) -> PlanOut:
+    async def get_plan(self, principal: Caller, plan_id: FromPath[int]) -> PlanOut:
         """One plan."""
         return await plans.get_plan(principal, plan_id)
 
     @put("/{plan_id:int}", operation_id="replace_plan", summary="Replace a plan")
     async def replace_plan(
-        self, principal: Principal, plan_id: FromPath[int], data: JSONBody[PlanWrite]
+        self, principal: Caller, plan_id: FromPath[int], data: JSONBody[PlanWrite]
     ) -> PlanOut:
         """Replace a whole plan (the seed has no partial update)."""
         return await plans.replace_plan(principal, plan_id, data)
 
-    @delete("/{plan_id:int}", operation_id="delete_plan", status_code=200,
-            summary="Delete a plan")
-    async def delete_plan(self, principal: Principal, plan_id: FromPath[int]) -> PlanOut:
+    @delete("/{plan_id:int}", operation_id="delete_plan", status_code=200, summary="Delete a plan")
+    async def delete_plan(self, principal: Caller, plan_id: FromPath[int]) -> PlanOut:
         """Delete a plan and its finished jobs; 409 while a job of it is active."""
         return await plans.delete_plan(principal, plan_id)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from litestar import get
 
+from control_plane.api.auth import Caller
 from control_plane.services import accounts
 from control_plane.services.accounts import UserOut
-from control_plane.services.principal import Principal
 
 
 @get("/api/v1/user", operation_id="current_user", tags=["users"], summary="Who am I")
-async def current_user(principal: Principal) -> UserOut:
+async def current_user(principal: Caller) -> UserOut:
     """The calling user with their group."""
     return await accounts.get_user(principal.id)

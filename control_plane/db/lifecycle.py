@@ -42,7 +42,7 @@ async def open_database(database_url: str, *, run_migrations: bool = True) -> As
     try:
         yield
     finally:
-        await connections.close_all()
+        await Tortoise.close_connections()  # also clears the global fallback
 
 
 def _ensure_sqlite_dir(database_url: str) -> None:

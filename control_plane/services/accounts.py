@@ -92,7 +92,9 @@ async def get_user(user_id: int) -> UserOut:
 
 async def list_users() -> list[UserOut]:
     users = await User.all().select_related("group").order_by("id")
-    return [UserOut(u.id, u.username, u.is_admin, GroupOut(u.group.id, u.group.name)) for u in users]
+    return [
+        UserOut(u.id, u.username, u.is_admin, GroupOut(u.group.id, u.group.name)) for u in users
+    ]
 
 
 async def set_password(username: str, password: str) -> None:

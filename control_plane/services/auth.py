@@ -71,7 +71,9 @@ class AuthService:
                 "too many failed logins, try again later",
                 retry_after_s=max(1, math.ceil((user.locked_until - now).total_seconds())),
             )
-        ok = await asyncio.to_thread(verify_password, user.password_hash if user else None, password)
+        ok = await asyncio.to_thread(
+            verify_password, user.password_hash if user else None, password
+        )
         if user is None or not ok:
             if user is not None:
                 await self._count_failure(user.id, now)
@@ -80,7 +82,9 @@ class AuthService:
             await User.filter(id=user.id).update(failed_logins=0, locked_until=None)
         return await self._issue(client_id=client_id, user=user, with_refresh=True)
 
-    async def client_credentials_grant(self, *, client_id: str, client_secret: str) -> TokenResponse:
+    async def client_credentials_grant(
+        self, *, client_id: str, client_secret: str
+    ) -> TokenResponse:
         """Authenticate a node with its own secret (RFC 6749 §4.4); no refresh token."""
         node = await self._node_client(client_id, client_secret)
         return await self._issue(client_id=client_id, node=node, with_refresh=False)
@@ -102,7 +106,9 @@ class AuthService:
                 or token.refresh_expires_at is None
                 or token.refresh_expires_at <= now
             ):
-                raise OAuthError("invalid_grant", "the refresh token is unknown, expired or revoked")
+                raise OAuthError(
+                    "invalid_grant", "the refresh token is unknown, expired or revoked"
+                )
             revoked = await Token.filter(id=token.id, revoked_at=None).update(revoked_at=now)
             if not revoked:  # a concurrent refresh won the race
                 raise OAuthError("invalid_grant", "the refresh token was used already")
@@ -157,23 +163,25 @@ class AuthService:
             verify_password, client.secret_hash if client else None, client_secret
         )
         if client is None or not ok:
-            raise OAuthError("invalid_client", "unknown client or wrong client secret",
-                             client_auth_failed=True)
+            raise OAuthError(
+                "invalid_client", "unknown client or wrong client secret", client_auth_failed=True
+            )
 
     async def _node_client(self, client_id: str, client_secret: str) -> Node:
         match = NODE_CLIENT_ID.fullmatch(client_id)
         node = await Node.get_or_none(id=int(match.group(1))) if match else None
         if node is None or not verify_node_secret(node.secret_hash, client_secret):
-            raise OAuthError("invalid_client", "unknown node or wrong node secret",
-                             client_auth_failed=True)
+            raise OAuthError(
+                "invalid_client", "unknown node or wrong node secret", client_auth_failed=True
+            )
         return node
 
     async def _count_failure(self, user_id: int, now: datetime) -> None:
         await User.filter(id=user_id).update(failed_logins=F("failed_logins") + 1)
         locked_until = now + timedelta(seconds=self._policy.login_lockout_s)
-        await User.filter(
-            id=user_id, failed_logins__gte=self._policy.login_max_failures
-        ).update(failed_logins=0, locked_until=locked_until)
+        await User.filter(id=user_id, failed_logins__gte=self._policy.login_max_failures).update(
+            failed_logins=0, locked_until=locked_until
+        )
 
     async def _issue(
         self,

@@ -55,7 +55,9 @@ class BlobService:
     def __init__(self, store: BlobStore) -> None:
         self.store = store
 
-    async def create(self, principal: Principal, files: list[tuple[str, StagedFile]]) -> dict[str, str]:
+    async def create(
+        self, principal: Principal, files: list[tuple[str, StagedFile]]
+    ) -> dict[str, str]:
         """Store uploaded files; answers ``{field: blob id}`` (ids as strings, as the seed)."""
         names = [name for name, _ in files]
         if len(set(names)) != len(names):
@@ -93,7 +95,9 @@ class BlobService:
             await staged.commit()
             blob.filename = clean_filename(staged.filename)
             blob.content_type, blob.size, blob.sha256 = (
-                staged.content_type, staged.size, staged.sha256,
+                staged.content_type,
+                staged.size,
+                staged.sha256,
             )
             await blob.save()
             await self._remove_if_unused(old_sha)

@@ -30,4 +30,6 @@ class Services:
             login_max_failures=settings.login_max_failures,
             login_lockout_s=settings.login_lockout_s,
         )
-        return cls(auth=AuthService(policy, clock), blobs=BlobService(store), jobs=JobService(clock))
+        return cls(
+            auth=AuthService(policy, clock), blobs=BlobService(store), jobs=JobService(clock)
+        )

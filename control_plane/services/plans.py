@@ -120,8 +120,10 @@ async def _check_node(principal: Principal, node_id: int) -> None:
 async def _files_of(plan_ids: list[int]) -> dict[int, dict[str, str]]:
     files: dict[int, dict[str, str]] = {pid: {} for pid in plan_ids}
     if plan_ids:
-        rows = await PlanFile.filter(plan_id__in=plan_ids).order_by("id").values_list(
-            "plan_id", "key", "blob_id"
+        rows = (
+            await PlanFile.filter(plan_id__in=plan_ids)
+            .order_by("id")
+            .values_list("plan_id", "key", "blob_id")
         )
         for plan_id, key, blob_id in rows:
             files[plan_id][key] = str(blob_id)

@@ -1,0 +1,154 @@
+"""Fixtures shared by the whole suite: real databases, the real app, real tokens.
+
+The database is SQLite, or PostgreSQL when ``GOSD_TEST_DATABASE=postgres`` (``just test``
+runs the suite once with each; Tortoise binds its models to one kind of database per
+process). PostgreSQL is found at ``GOSD_TEST_POSTGRES_URL`` (default: the local server,
+user postgres); each test gets a database of its own, dropped afterwards. Where no server
+answers, the PostgreSQL run is skipped, except under CI (``CI=true``): there it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from control_plane.app import create_app
+from control_plane.db.lifecycle import open_database
+from control_plane.services import accounts
+from control_plane.settings import Settings
+
+POSTGRES_URL = os.environ.get(
+    "GOSD_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+DEMO_USER, DEMO_PASSWORD = "demo", "demodemo"
+CLIENT_ID, CLIENT_SECRET = "000000", "999999"
+
+
+class ManualClock:
+    """A wall clock that moves only when a test says so (no sleeping for expiry)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+async def _postgres_database() -> str:
+    try:
+        conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+    except (OSError, asyncpg.PostgresError) as exc:
+        message = f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}"
+        if IN_CI:
+            pytest.fail(message + " (CI must run the PostgreSQL tests)")
+        pytest.skip(message)
+    name = "gosd_test_" + secrets.token_hex(6)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+
+
+async def _drop_postgres_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+TEST_DATABASE = os.environ.get("GOSD_TEST_DATABASE", "sqlite")
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of the kind this run tests."""
+    if TEST_DATABASE != "postgres":
+        yield f"sqlite://{tmp_path / 'gosd.sqlite3'}"
+        return
+    url = await _postgres_database()
+    try:
+        yield url
+    finally:
+        await _drop_postgres_database(url)
+
+
+@pytest.fixture
+async def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings of a fresh control plane whose database holds the demo accounts.
+
+    ``demo`` (admin, group demo) and ``other`` (admin, group other) both log in through
+    the client ``000000``/``999999``.
+    """
+    settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
+    async with open_database(database_url):
+        await accounts.add_user(DEMO_USER, DEMO_PASSWORD, is_admin=True)
+        await accounts.add_user("other", "otherother", is_admin=True)
+        await accounts.add_user("plain", "plainplain", group=DEMO_USER)
+        await accounts.add_client(CLIENT_ID, CLIENT_SECRET)
+    return settings
+
+
+@pytest.fixture
+async def client(settings: Settings, clock: ManualClock) -> AsyncIterator[AsyncTestClient]:
+    """The real app, in process, over ASGI."""
+    async with AsyncTestClient(create_app(settings, clock=clock)) as c:
+        yield c
+
+
+async def login(
+    client: AsyncTestClient, username: str = DEMO_USER, password: str = DEMO_PASSWORD
+) -> dict[str, str]:
+    """Log in with the password grant; answers the Authorization header."""
+    r = await client.post(
+        "/gosd/oauth/token",
+        data={
+            "grant_type": "password",
+            "username": username,
+            "password": password,
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+        },
+    )
+    assert r.status_code == 200, r.text
+    return {"Authorization": "Bearer " + r.json()["access_token"]}
+
+
+@pytest.fixture
+async def auth(client: AsyncTestClient) -> dict[str, str]:
+    """Headers of the ``demo`` admin."""
+    return await login(client)
+
+
+@pytest.fixture
+async def other_auth(client: AsyncTestClient) -> dict[str, str]:
+    """Headers of ``other``, an admin of another group."""
+    return await login(client, "other", "otherother")
+
+
+@pytest.fixture
+def missions_dir() -> Iterator[Path]:
+    """The handbook's real mission files, beside the checkout."""
+    path = Path(__file__).resolve().parents[2] / "shared" / "missions"
+    if not path.is_dir():
+        pytest.skip(f"{path} is absent: the real mission files are not beside this checkout")
+    yield path
