@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from tortoise.transactions import in_transaction
 
-from control_plane.db.models import Node, Plan, Point
+from control_plane.db.models import Group, Node, Plan, Point
 from control_plane.errors import Conflict, InvalidInput, NotFound
 from control_plane.services.accounts import group_by_name
 from control_plane.services.hashing import hash_node_secret, new_secret
@@ -208,3 +208,27 @@ async def _write_points(node: Node, points: list[PointWrite]) -> list[Point]:
             )
         )
     return created
+
+
+async def default_group_name() -> str:
+    """The group a node joins when none is named: the oldest group, else ``default``."""
+    group = await Group.all().order_by("id").first()
+    return group.name if group else "default"
+
+
+async def list_all_nodes() -> list[tuple[str, NodeOut]]:
+    """Every node of every group, with its group's name (for the operator's CLI)."""
+    result = []
+    for group in await Group.all().order_by("id"):
+        scope = Principal(kind="user", id=0, group_id=group.id, name="gosd-cli")
+        result.extend((group.name, n) for n in await list_nodes(scope))
+    return sorted(result, key=lambda gn: gn[1].id)
+
+
+async def remove_node(node_id: int) -> None:
+    """Delete a node of any group (for the operator's CLI); refused while plans use it."""
+    node = await Node.get_or_none(id=node_id)
+    if node is None:
+        raise NotFound(f"no node {node_id}")
+    scope = Principal(kind="user", id=0, group_id=node.group_id, name="gosd-cli", is_admin=True)
+    await delete_node(scope, node_id)

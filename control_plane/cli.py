@@ -1,0 +1,256 @@
+"""``gosd``: the one command-line program (serve, demo, accounts, nodes, migrations).
+
+Data commands open the configured database (``GOSD_DATABASE_URL``, default SQLite in
+``GOSD_DATA_DIR``), migrate it, do one thing and print the result; ``--json`` prints
+it for scripts. Errors go to stderr with exit status 1 (2 for usage errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import msgspec
+
+from control_plane.db.lifecycle import open_database, upgrade
+from control_plane.demo import run_demo
+from control_plane.errors import GosdError
+from control_plane.server import serve
+from control_plane.services import accounts, nodes
+from control_plane.services.nodes import NodeWrite, PointWrite
+from control_plane.services.principal import Principal
+from control_plane.settings import Settings, SettingsError
+from shared.enums import NodeType
+
+ADMIN = Principal(kind="user", id=0, group_id=0, name="gosd-cli", is_admin=True)
+"""The CLI acts as an administrator (whoever can run it can read the database)."""
+
+
+def _print(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
+    if as_json:
+        print(msgspec.json.encode(data).decode())
+    else:
+        print(text(data))
+
+
+async def _with_db(settings: Settings, action: Callable[[], Awaitable[Any]]) -> Any:
+    async with open_database(settings.effective_database_url):
+        return await action()
+
+
+def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    cells = [[str(c) for c in header], *[[str(c) for c in r] for r in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
+    )
+
+
+def _point(value: str) -> PointWrite:
+    kind, sep, name = value.partition(":")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"--point takes TYPE:NAME, not {value!r}")
+    try:
+        return msgspec.convert({"point_type_name": kind, "name": name}, PointWrite)
+    except msgspec.ValidationError as exc:
+        raise argparse.ArgumentTypeError(f"--point {value!r}: {exc}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="gosd", description="gosd drone fleet system")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("serve", help="run the control plane")
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--port", type=int, default=8000)
+
+    d = sub.add_parser("demo", help="control plane with demo accounts on a throw-away data dir")
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=0, help="0 (default): any free port")
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
+    db.add_parser("upgrade", help="apply pending migrations")
+
+    users = sub.add_parser("users", help="people who log in").add_subparsers(
+        dest="action", required=True
+    )
+    ua = users.add_parser("add", help="create a user")
+    ua.add_argument("username")
+    ua.add_argument("password")
+    ua.add_argument("--admin", action="store_true")
+    ua.add_argument("--group", help="default: a group named after the user")
+    users.add_parser("list", help="list users")
+    up = users.add_parser("passwd", help="set a password (and lift a lock-out)")
+    up.add_argument("username")
+    up.add_argument("password")
+    ur = users.add_parser("remove", help="delete a user")
+    ur.add_argument("username")
+
+    clients = sub.add_parser("clients", help="OAuth clients people log in through")
+    cs = clients.add_subparsers(dest="action", required=True)
+    ca = cs.add_parser("add", help="register a client (a secret is generated unless given)")
+    ca.add_argument("client_id")
+    ca.add_argument("--secret")
+    cs.add_parser("list", help="list clients")
+    cr = cs.add_parser("remove", help="delete a client")
+    cr.add_argument("client_id")
+
+    nodes_p = sub.add_parser("nodes", help="drones and depots").add_subparsers(
+        dest="action", required=True
+    )
+    na = nodes_p.add_parser("add", help="create a node; prints its id and secret once")
+    na.add_argument("name")
+    na.add_argument("--type", required=True, choices=["air", "depot"])
+    na.add_argument("--group", help="default: the first group (or one named 'default')")
+    na.add_argument("--description", default="")
+    na.add_argument(
+        "--point",
+        action="append",
+        type=_point,
+        default=[],
+        metavar="TYPE:NAME",
+        help="e.g. livestream_flv:camera (repeatable)",
+    )
+    nodes_p.add_parser("list", help="list nodes of every group")
+    nr = nodes_p.add_parser("remove", help="delete a node")
+    nr.add_argument("id", type=int)
+
+    for parser in (
+        ua,
+        users.choices["list"],
+        up,
+        ur,
+        ca,
+        cs.choices["list"],
+        cr,
+        na,
+        nodes_p.choices["list"],
+        nr,
+    ):
+        parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    return p
+
+
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    as_json = getattr(args, "json", False)
+    cmd, action = args.command, getattr(args, "action", None)
+    if cmd == "db":
+        await upgrade(settings.effective_database_url)
+        print("database is up to date")
+        return 0
+    async with open_database(settings.effective_database_url):
+        if (cmd, action) == ("users", "add"):
+            u = await accounts.add_user(
+                args.username, args.password, is_admin=args.admin, group=args.group
+            )
+            _print(u, as_json, lambda u: f"user {u.username} (id {u.id}) in group {u.group.name}")
+        elif (cmd, action) == ("users", "list"):
+            _print(
+                await accounts.list_users(),
+                as_json,
+                lambda us: _table(
+                    [(u.id, u.username, u.group.name, "yes" if u.is_admin else "") for u in us],
+                    ["ID", "USERNAME", "GROUP", "ADMIN"],
+                ),
+            )
+        elif (cmd, action) == ("users", "passwd"):
+            await accounts.set_password(args.username, args.password)
+            _print({"username": args.username}, as_json, lambda _: "password changed")
+        elif (cmd, action) == ("users", "remove"):
+            await accounts.remove_user(args.username)
+            _print({"username": args.username}, as_json, lambda _: "user removed")
+        elif (cmd, action) == ("clients", "add"):
+            c = await accounts.add_client(args.client_id, args.secret)
+            _print(
+                c,
+                as_json,
+                lambda c: (
+                    f"client {c.client_id}, secret {c.secret}"
+                    if not args.secret
+                    else f"client {c.client_id}"
+                ),
+            )
+        elif (cmd, action) == ("clients", "list"):
+            _print(
+                await accounts.list_clients(),
+                as_json,
+                lambda cs: _table([(c.client_id,) for c in cs], ["CLIENT_ID"]),
+            )
+        elif (cmd, action) == ("clients", "remove"):
+            await accounts.remove_client(args.client_id)
+            _print({"client_id": args.client_id}, as_json, lambda _: "client removed")
+        elif (cmd, action) == ("nodes", "add"):
+            data = NodeWrite(
+                name=args.name,
+                type_name=NodeType(args.type),
+                description=args.description,
+                points=args.point,
+            )
+            group = args.group or await nodes.default_group_name()
+            n = await nodes.create_node(ADMIN, data, group=group)
+            _print(
+                {"id": n.id, "secret": n.secret},
+                as_json,
+                lambda d: f"node {d['id']} created; its secret (shown once): {d['secret']}",
+            )
+        elif (cmd, action) == ("nodes", "list"):
+            _print(
+                await nodes.list_all_nodes(),
+                as_json,
+                lambda ns: _table(
+                    [
+                        (
+                            n.id,
+                            n.name,
+                            n.type_name,
+                            g,
+                            ", ".join(p.point_type_name for p in n.points),
+                        )
+                        for g, n in ns
+                    ],
+                    ["ID", "NAME", "TYPE", "GROUP", "POINTS"],
+                ),
+            )
+        elif (cmd, action) == ("nodes", "remove"):
+            await nodes.remove_node(args.id)
+            _print({"id": args.id}, as_json, lambda _: "node removed")
+        else:  # pragma: no cover - argparse allows nothing else
+            raise AssertionError(f"unhandled command {cmd} {action}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``gosd`` program."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"gosd: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("tortoise").setLevel(logging.WARNING)
+    try:
+        if args.command == "serve":
+            serve(settings, host=args.host, port=args.port)
+            return 0
+        if args.command == "demo":
+            return run_demo(settings, host=args.host, port=args.port)
+        return asyncio.run(_run(args, settings))
+    except GosdError as exc:
+        print(f"gosd: {exc.message}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"gosd: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

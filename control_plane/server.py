@@ -1,0 +1,47 @@
+"""Running the control plane under uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import uvicorn
+
+from control_plane.app import create_app
+from control_plane.settings import Settings
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket; port 0 picks a free one. Raises OSError when taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve_on(settings: Settings, sock: socket.socket) -> None:
+    """Serve the app on an already bound socket until cancelled or interrupted."""
+    config = uvicorn.Config(
+        create_app(settings),
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+    )
+    await uvicorn.Server(config).serve(sockets=[sock])
+
+
+def serve(settings: Settings, *, host: str, port: int) -> None:
+    """``gosd serve``: bind first so a taken port is a clear error, then serve."""
+    sock = bind(host, port)
+    print(
+        f"gosd: control plane at http://{host}:{sock.getsockname()[1]}{settings.base_path}",
+        flush=True,
+    )
+    asyncio.run(serve_on(settings, sock))
