@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -146,9 +146,9 @@ async def other_auth(client: AsyncTestClient) -> dict[str, str]:
 
 
 @pytest.fixture
-def missions_dir() -> Iterator[Path]:
+def missions_dir() -> Path:
     """The handbook's real mission files, beside the checkout."""
     path = Path(__file__).resolve().parents[2] / "shared" / "missions"
     if not path.is_dir():
         pytest.skip(f"{path} is absent: the real mission files are not beside this checkout")
-    yield path
+    return path

@@ -27,8 +27,14 @@ def content_disposition(filename: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
-def parse_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
-    """One byte range as (start, end inclusive); None: whole file; False: unsatisfiable.
+class RangeNotSatisfiable(Exception):
+    """The requested range lies outside the file (answered 416)."""
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """One byte range as (start, end inclusive), or None for the whole file.
+
+    Raises ``RangeNotSatisfiable`` when the range lies outside the file.
 
     Several ranges in one header are answered with the whole file, which RFC 9110 allows.
     """
@@ -43,12 +49,12 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | bool | None:
     if not first:  # suffix: the last N bytes
         length = int(last)
         if length == 0 or size == 0:
-            return False
+            raise RangeNotSatisfiable
         return max(0, size - length), size - 1
     start = int(first)
     end = min(int(last), size - 1) if last else size - 1
     if start >= size or (last and int(last) < start):
-        return False
+        raise RangeNotSatisfiable
     return start, end
 
 
@@ -108,8 +114,9 @@ class BlobsController(Controller):
         }
         if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
             return Response(b"", status_code=304, headers=headers)
-        span = parse_range(request.headers.get("range"), blob.size)
-        if span is False:
+        try:
+            span = parse_range(request.headers.get("range"), blob.size)
+        except RangeNotSatisfiable:
             headers["Content-Range"] = f"bytes */{blob.size}"
             return Response(
                 {

@@ -6,6 +6,8 @@ resource of another group is indistinguishable from one that does not exist.
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -36,6 +38,8 @@ class User(Model):
     """Wrong passwords in a row since the last good login."""
     locked_until = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+
+    group_id: int
 
     class Meta:
         table = "users"
@@ -72,6 +76,8 @@ class Node(Model):
 
     points: fields.ReverseRelation[Point]
 
+    group_id: int
+
     class Meta:
         table = "nodes"
 
@@ -85,7 +91,9 @@ class Point(Model):
     )
     name = fields.CharField(max_length=150)
     point_type_name = fields.CharField(max_length=32)
-    params = fields.JSONField(default=dict)
+    params: fields.JSONField[Any] = fields.JSONField(default=dict)
+
+    node_id: int
 
     class Meta:
         table = "points"
@@ -131,6 +139,8 @@ class Blob(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
+    group_id: int
+
     class Meta:
         table = "blobs"
 
@@ -147,7 +157,7 @@ class Plan(Model):
     )
     name = fields.CharField(max_length=255)
     description = fields.TextField(default="")
-    extra = fields.JSONField(default=dict)
+    extra: fields.JSONField[Any] = fields.JSONField(default=dict)
     job_seq = fields.IntField(default=0)
     """The last run number handed out, incremented under the write lock of the row."""
     created_at = fields.DatetimeField(auto_now_add=True)
@@ -155,12 +165,15 @@ class Plan(Model):
 
     files: fields.ReverseRelation[PlanFile]
 
+    group_id: int
+    node_id: int
+
     class Meta:
         table = "plans"
 
 
 class PlanFile(Model):
-    """One entry of the ``files`` of a plan, with a real foreign key so a used blob cannot vanish."""
+    """One entry of the ``files`` of a plan, with a real foreign key so a used blob cannot vanish."""  # noqa: E501
 
     id = fields.IntField(primary_key=True)
     plan: fields.ForeignKeyRelation[Plan] = fields.ForeignKeyField(
@@ -170,6 +183,9 @@ class PlanFile(Model):
     blob: fields.ForeignKeyRelation[Blob] = fields.ForeignKeyField(
         "gosd.Blob", related_name="plan_files", on_delete=fields.RESTRICT
     )
+
+    plan_id: int
+    blob_id: int
 
     class Meta:
         table = "plan_files"
@@ -190,16 +206,20 @@ class Job(Model):
     node: fields.ForeignKeyRelation[Node] = fields.ForeignKeyField(
         "gosd.Node", related_name="jobs", on_delete=fields.RESTRICT
     )
-    files = fields.JSONField(default=dict)
+    files: fields.JSONField[Any] = fields.JSONField(default=dict)
     """Job inputs: key -> blob id (as a string, like the files of a plan)."""
-    extra = fields.JSONField(default=dict)
+    extra: fields.JSONField[Any] = fields.JSONField(default=dict)
     status = fields.CharField(max_length=16, db_index=True)
-    progress = fields.JSONField(null=True)
-    error = fields.JSONField(null=True)
+    progress: fields.JSONField[Any] = fields.JSONField(null=True)
+    error: fields.JSONField[Any] = fields.JSONField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
+
+    plan_id: int
+    group_id: int
+    node_id: int
 
     class Meta:
         table = "jobs"

@@ -9,6 +9,7 @@ whole in memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import uuid
@@ -75,10 +76,8 @@ class StagedFile:
             await self._file.close()
             self._file = None
         if not self._committed:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 await aiofiles.os.remove(self._path)
-            except FileNotFoundError:
-                pass
 
 
 class BlobStore:
@@ -104,7 +103,5 @@ class BlobStore:
         return StagedFile(self, filename, content_type)
 
     async def remove(self, sha256: str) -> None:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             await aiofiles.os.remove(self.path_for(sha256))
-        except FileNotFoundError:
-            pass

@@ -119,15 +119,6 @@ class BlobService:
             await self._remove_if_unused(blob.sha256)
         return _out(blob)
 
-    async def existing_ids(self, principal: Principal, ids: set[int]) -> set[int]:
-        """Which of ``ids`` are blobs of the caller's group."""
-        if not ids:
-            return set()
-        found = await Blob.filter(id__in=list(ids), group_id=principal.group_id).values_list(
-            "id", flat=True
-        )
-        return set(found)
-
     async def _remove_if_unused(self, sha256: str) -> None:
         if not await Blob.filter(sha256=sha256).exists():
             await self.store.remove(sha256)

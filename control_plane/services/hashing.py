@@ -48,7 +48,8 @@ def hash_node_secret(secret: str, *, salt: bytes | None = None) -> str:
     """PBKDF2-SHA512 of a node secret in Mosquitto's ``$7$iterations$salt$hash`` form."""
     salt = salt if salt is not None else secrets.token_bytes(_MOSQUITTO_SALT_BYTES)
     digest = hashlib.pbkdf2_hmac("sha512", secret.encode(), salt, _MOSQUITTO_ITERATIONS)
-    return f"$7${_MOSQUITTO_ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+    salt_b64, digest_b64 = base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
+    return f"$7${_MOSQUITTO_ITERATIONS}${salt_b64}${digest_b64}"
 
 
 def verify_node_secret(stored_hash: str, secret: str) -> bool:

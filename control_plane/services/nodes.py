@@ -218,7 +218,7 @@ async def default_group_name() -> str:
 
 async def list_all_nodes() -> list[tuple[str, NodeOut]]:
     """Every node of every group, with its group's name (for the operator's CLI)."""
-    result = []
+    result: list[tuple[str, NodeOut]] = []
     for group in await Group.all().order_by("id"):
         scope = Principal(kind="user", id=0, group_id=group.id, name="gosd-cli")
         result.extend((group.name, n) for n in await list_nodes(scope))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, cast
 
 import msgspec
 from tortoise.transactions import in_transaction
@@ -101,11 +101,10 @@ async def parse_file_ids(principal: Principal, files: dict[str, str], where: str
             )
         parsed[key] = int(value)
     if parsed:
-        found = set(
-            await Blob.filter(
-                id__in=list(set(parsed.values())), group_id=principal.group_id
-            ).values_list("id", flat=True)
-        )
+        rows = await Blob.filter(
+            id__in=list(set(parsed.values())), group_id=principal.group_id
+        ).values_list("id", flat=True)
+        found = set(cast(list[int], rows))
         for key, blob_id in parsed.items():
             if blob_id not in found:
                 raise InvalidInput(f"{where}.{key}: no blob {blob_id}", location=f"{where}.{key}")
