@@ -1,0 +1,83 @@
+"""Running ``gosd`` as a real process, the way an operator does."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import IN_CI
+
+_URL = re.compile(r"control plane at (http://\S+/gosd)")
+
+
+def gosd_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GOSD_")}
+    env.update(GOSD_DATA_DIR=str(data_dir), GOSD_LOG_LEVEL="WARNING", **extra)
+    return env
+
+
+def gosd(*args: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run one ``gosd`` command to completion."""
+    result = subprocess.run(
+        [sys.executable, "-m", "control_plane.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"gosd {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+@contextmanager
+def running(*args: str, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """Start ``gosd serve``/``gosd demo``; yields its base URL once it listens.
+
+    The server binds its socket before printing the URL, so requests sent after the
+    line has appeared wait in the listen queue instead of failing.
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "control_plane.cli", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        seen: list[str] = []
+        for line in proc.stdout:
+            seen.append(line)
+            match = _URL.search(line)
+            if match:
+                yield match.group(1), proc
+                break
+        else:
+            raise AssertionError("gosd exited without serving:\n" + "".join(seen))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def json_of(result: subprocess.CompletedProcess[str]) -> Any:
+    import json
+
+    return json.loads(result.stdout)
+
+
+__all__ = ["IN_CI", "gosd", "gosd_env", "json_of", "running"]
