@@ -14,6 +14,7 @@ from litestar.response import Stream
 
 from control_plane.api.auth import NODES_ALLOWED, Caller, ServicesDep
 from control_plane.api.multipart import read_upload_form
+from control_plane.api.openapi_docs import FILES_FORM, documented_body
 from control_plane.errors import InvalidInput
 from control_plane.services.blobs import BlobOut, BlobReplaced
 
@@ -73,7 +74,12 @@ class BlobsController(Controller):
     path = "/api/v2/blobs"
     tags = ["blobs"]
 
-    @post("/", operation_id="upload_blobs", summary="Upload files")
+    @post(
+        "/",
+        operation_id="upload_blobs",
+        summary="Upload files",
+        operation_class=documented_body({"multipart/form-data": FILES_FORM}),
+    )
     async def upload(
         self, request: Request[Any, Any, Any], principal: Caller, services: ServicesDep
     ) -> dict[str, str]:
@@ -153,7 +159,12 @@ class BlobsController(Controller):
         blob, _ = await services.blobs.get(principal, blob_id)
         return blob
 
-    @put("/{blob_id:int}", operation_id="replace_blob", summary="Replace a file")
+    @put(
+        "/{blob_id:int}",
+        operation_id="replace_blob",
+        summary="Replace a file",
+        operation_class=documented_body({"multipart/form-data": FILES_FORM}),
+    )
     async def replace(
         self,
         request: Request[Any, Any, Any],

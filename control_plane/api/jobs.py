@@ -6,11 +6,13 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 
 from control_plane.api.auth import Caller, ServicesDep
 from control_plane.api.bodies import media_type, read_json
 from control_plane.api.multipart import read_upload_form
+from control_plane.api.openapi_docs import BINARY, documented_body, struct_schema
 from control_plane.services.jobs import JobOut
 from control_plane.services.plans import ExtraMap, FileMap, own_plan
 
@@ -22,11 +24,26 @@ class JobInputs(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     extra: ExtraMap = {}
 
 
+JOB_FORM = Schema(
+    type=OpenAPIType.OBJECT,
+    additional_properties=Schema(one_of=[Schema(type=OpenAPIType.STRING), BINARY]),
+    description="File parts become the job's ``files``; text fields its ``extra``.",
+)
+
+
 class JobsController(Controller):
     path = "/api/v2/plans/{plan_id:int}"
     tags = ["jobs"]
 
-    @post("/jobs", operation_id="create_job", summary="Run a plan")
+    @post(
+        "/jobs",
+        operation_id="create_job",
+        summary="Run a plan",
+        operation_class=documented_body(
+            {"application/json": struct_schema(JobInputs), "multipart/form-data": JOB_FORM},
+            required=False,
+        ),
+    )
     async def create_job(
         self,
         request: Request[Any, Any, Any],

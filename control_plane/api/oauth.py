@@ -8,17 +8,54 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote_plus
 
 import msgspec
 from litestar import Request, post
 from litestar.datastructures import UploadFile
+from litestar.openapi.spec import Operation
 
 from control_plane.api.auth import PUBLIC, ServicesDep
 from control_plane.api.bodies import MAX_JSON_BYTES
+from control_plane.api.openapi_docs import documented_body, struct_schema
 from control_plane.errors import OAuthError
 from control_plane.services.auth import TokenResponse
+
+
+class TokenRequest(msgspec.Struct, frozen=True):
+    """Token endpoint parameters (RFC 6749 §4.3, §4.4, §6); which are needed depends on
+    ``grant_type``. Client credentials may come as HTTP Basic instead."""
+
+    grant_type: Literal["password", "client_credentials", "refresh_token"]
+    client_id: str | None = None
+    client_secret: str | None = None
+    username: str | None = None
+    password: str | None = None
+    refresh_token: str | None = None
+
+
+class RevokeRequest(msgspec.Struct, frozen=True):
+    """RFC 7009 parameters; client credentials may come as HTTP Basic instead."""
+
+    token: str
+    client_id: str | None = None
+    client_secret: str | None = None
+    token_type_hint: str | None = None
+
+
+def _form_body(struct: type) -> type[Operation]:
+    schema = struct_schema(struct)
+    return documented_body(
+        {
+            media: schema
+            for media in (
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+                "application/json",
+            )
+        }
+    )
 
 
 class Revoked(msgspec.Struct, frozen=True):
@@ -103,6 +140,7 @@ def _operation_id(name: str):  # type: ignore[no-untyped-def]
     opt={PUBLIC: True},
     status_code=200,
     summary="Get a token",
+    operation_class=_form_body(TokenRequest),
 )
 async def token(request: Request[Any, Any, Any], services: ServicesDep) -> TokenResponse:
     """Issue a bearer token.
@@ -140,6 +178,7 @@ async def token(request: Request[Any, Any, Any], services: ServicesDep) -> Token
     opt={PUBLIC: True},
     status_code=200,
     summary="Revoke a token",
+    operation_class=_form_body(RevokeRequest),
 )
 async def revoke(request: Request[Any, Any, Any], services: ServicesDep) -> Revoked:
     """Revoke an access or refresh token (RFC 7009) with the client's credentials."""

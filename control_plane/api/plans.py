@@ -6,11 +6,13 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Request, delete, get, post, put
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, JSONBody
 
 from control_plane.api.auth import Caller, ServicesDep
 from control_plane.api.bodies import media_type, read_json
 from control_plane.api.multipart import read_upload_form
+from control_plane.api.openapi_docs import BINARY, documented_body, struct_schema
 from control_plane.errors import InvalidInput
 from control_plane.services import plans
 from control_plane.services.container import Services
@@ -18,6 +20,14 @@ from control_plane.services.plans import PlanOut, PlanWrite
 from control_plane.services.principal import Principal
 
 _FORM_FIELDS = {"name", "description", "node_id"}
+_TEXT = Schema(type=OpenAPIType.STRING)
+PLAN_FORM = Schema(
+    type=OpenAPIType.OBJECT,
+    properties={"name": _TEXT, "description": _TEXT, "node_id": _TEXT},
+    required=["name", "node_id"],
+    additional_properties=Schema(one_of=[_TEXT, BINARY]),
+    description="File parts become blobs in ``files``; other text fields go to ``extra``.",
+)
 
 
 async def _plan_from_form(
@@ -56,7 +66,14 @@ class PlansController(Controller):
     path = "/api/v2/plans"
     tags = ["plans"]
 
-    @post("/", operation_id="create_plan", summary="Create a plan")
+    @post(
+        "/",
+        operation_id="create_plan",
+        summary="Create a plan",
+        operation_class=documented_body(
+            {"application/json": struct_schema(PlanWrite), "multipart/form-data": PLAN_FORM}
+        ),
+    )
     async def create_plan(
         self, request: Request[Any, Any, Any], principal: Caller, services: ServicesDep
     ) -> PlanOut:
