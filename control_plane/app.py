@@ -6,6 +6,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from litestar import Litestar, Router
+from litestar.static_files import create_static_files_router
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
@@ -67,8 +69,17 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
         security=[{"bearer": []}],
     )
     schema_path = settings.base_path + "/schema"
+    # The interactive page's JavaScript is served from a PyPI-packaged Swagger UI, so the
+    # page works on a machine with no internet access.
+    assets_path = settings.base_path + "/docs-assets"
+    assets = create_static_files_router(
+        path=assets_path,
+        directories=[swagger_ui_path],
+        opt={PUBLIC: True},
+        include_in_schema=False,
+    )
     return Litestar(
-        route_handlers=[api],
+        route_handlers=[api, assets],
         lifespan=[database],
         dependencies={
             "principal": Provide(provide_principal),
@@ -85,7 +96,13 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
             title="gosd control plane",
             version=VERSION,
             path=schema_path,
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    js_url=f"{assets_path}/swagger-ui-bundle.js",
+                    css_url=f"{assets_path}/swagger-ui.css",
+                    standalone_preset_js_url=f"{assets_path}/swagger-ui-standalone-preset.js",
+                )
+            ],
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(

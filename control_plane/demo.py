@@ -63,7 +63,7 @@ curl $B/api/v2/plans/ {auth}
 curl -X POST $B/api/v2/plans/1/jobs/ {auth}
 curl $B/api/v2/plans/1/jobs/ {auth}
 curl -X POST $B/api/v2/plans/1/jobs/cancel {auth}
-# API document: $B/schema (interactive page), $B/schema/openapi.json
+# API document: $B/schema/swagger (interactive page), $B/schema/openapi.json
 """
 
 

@@ -43,3 +43,11 @@ async def test_the_interactive_page_is_served(client: AsyncTestClient) -> None:
     r = await client.get("/gosd/schema/swagger")
     assert r.status_code == 200
     assert "SwaggerUIBundle" in r.text
+    # Its scripts come from this server, not from a CDN: the page works offline.
+    scripts = re.findall(r"src=['\"]([^'\"]+)['\"]", r.text)
+    assert scripts
+    for src in scripts:
+        assert src.startswith("/gosd/"), src
+        asset = await client.get(src)
+        assert asset.status_code == 200
+        assert len(asset.content) > 10_000
