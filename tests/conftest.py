@@ -9,9 +9,11 @@ answers, the PostgreSQL run is skipped, except under CI (``CI=true``): there it 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator
+import shutil
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,6 +30,7 @@ POSTGRES_URL = os.environ.get(
     "GOSD_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres"
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_DATABASE = os.environ.get("GOSD_TEST_DATABASE", "sqlite")
 
 DEMO_USER, DEMO_PASSWORD = "demo", "demodemo"
 CLIENT_ID, CLIENT_SECRET = "000000", "999999"
@@ -51,61 +54,80 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-async def _postgres_database() -> str:
+def _unreachable(exc: BaseException) -> None:
+    message = f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}"
+    if IN_CI:
+        pytest.fail(message + " (CI must run the PostgreSQL tests)")
+    pytest.skip(message)
+
+
+async def _admin_execute(sql: str) -> None:
+    conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
     try:
-        conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
-    except (OSError, asyncpg.PostgresError) as exc:
-        message = f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}"
-        if IN_CI:
-            pytest.fail(message + " (CI must run the PostgreSQL tests)")
-        pytest.skip(message)
-    name = "gosd_test_" + secrets.token_hex(6)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        await conn.execute(sql)
     finally:
         await conn.close()
+
+
+def _pg_url(name: str) -> str:
     return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
 
 
-async def _drop_postgres_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
-
-
-TEST_DATABASE = os.environ.get("GOSD_TEST_DATABASE", "sqlite")
-
-
-@pytest.fixture
-async def database_url(tmp_path: Path) -> AsyncIterator[str]:
-    """An empty database of the kind this run tests."""
-    if TEST_DATABASE != "postgres":
-        yield f"sqlite://{tmp_path / 'gosd.sqlite3'}"
-        return
-    url = await _postgres_database()
-    try:
-        yield url
-    finally:
-        await _drop_postgres_database(url)
-
-
-@pytest.fixture
-async def settings(database_url: str, tmp_path: Path) -> Settings:
-    """Settings of a fresh control plane whose database holds the demo accounts.
-
-    ``demo`` (admin, group demo) and ``other`` (admin, group other) both log in through
-    the client ``000000``/``999999``.
-    """
-    settings = Settings(data_dir=tmp_path / "data", database_url=database_url)
+async def _seed(database_url: str) -> None:
     async with open_database(database_url):
         await accounts.add_user(DEMO_USER, DEMO_PASSWORD, is_admin=True)
         await accounts.add_user("other", "otherother", is_admin=True)
         await accounts.add_user("plain", "plainplain", group=DEMO_USER)
         await accounts.add_client(CLIENT_ID, CLIENT_SECRET)
-    return settings
+
+
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database holding the test accounts, made once per session.
+
+    Each test gets a copy (a file copy for SQLite, ``CREATE DATABASE ... TEMPLATE`` for
+    PostgreSQL), so the slow argon2 hashing of the accounts is paid once.
+
+    ``demo`` (admin, group demo), ``other`` (admin, group other) and ``plain`` (not an
+    admin, group demo) log in through the client ``000000``/``999999``.
+    """
+    if TEST_DATABASE != "postgres":
+        path = tmp_path_factory.mktemp("template") / "gosd.sqlite3"
+        asyncio.run(_seed(f"sqlite://{path}"))
+        yield str(path)
+        return
+    name = "gosd_template_" + secrets.token_hex(6)
+    try:
+        asyncio.run(_admin_execute(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        _unreachable(exc)
+    try:
+        asyncio.run(_seed(_pg_url(name)))
+        yield name
+    finally:
+        asyncio.run(_admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def database_url(template_database: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh database of the kind this run tests, holding the test accounts."""
+    if TEST_DATABASE != "postgres":
+        path = tmp_path / "gosd.sqlite3"
+        shutil.copyfile(template_database, path)
+        yield f"sqlite://{path}"
+        return
+    name = "gosd_test_" + secrets.token_hex(6)
+    await _admin_execute(f'CREATE DATABASE "{name}" TEMPLATE "{template_database}"')
+    try:
+        yield _pg_url(name)
+    finally:
+        await _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    """Settings of a fresh control plane on that database."""
+    return Settings(data_dir=tmp_path / "data", database_url=database_url)
 
 
 @pytest.fixture
