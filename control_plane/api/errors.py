@@ -51,8 +51,14 @@ _HTTP_CODES = {
 
 
 def envelope(
-    status: int, message: str, code: str, headers: dict[str, str] | None = None, **details: Any
+    status: int,
+    message: str,
+    code: str,
+    headers: dict[str, str] | None = None,
+    /,
+    **details: Any,
 ) -> Response[dict[str, Any]]:
+    """The error envelope; positional-only so ``details`` may hold any field name."""
     return Response(
         {"error_message": message, "code": code, **details},
         status_code=status,
