@@ -15,6 +15,7 @@ from litestar.response import Stream
 from control_plane.api.auth import NODES_ALLOWED, Caller, ServicesDep
 from control_plane.api.multipart import read_upload_form
 from control_plane.api.openapi_docs import FILES_FORM, documented_body
+from control_plane.api.params import PathId
 from control_plane.errors import InvalidInput
 from control_plane.services.blobs import BlobOut, BlobReplaced
 
@@ -107,7 +108,7 @@ class BlobsController(Controller):
         request: Request[Any, Any, Any],
         principal: Caller,
         services: ServicesDep,
-        blob_id: FromPath[int],
+        blob_id: FromPath[PathId],
     ) -> Response[Any]:
         """The file's bytes, streamed, with ``ETag`` (its SHA-256) and ``Range`` support."""
         blob, path = await services.blobs.get(principal, blob_id)
@@ -153,7 +154,7 @@ class BlobsController(Controller):
         opt={NODES_ALLOWED: True},
     )
     async def meta(
-        self, principal: Caller, services: ServicesDep, blob_id: FromPath[int]
+        self, principal: Caller, services: ServicesDep, blob_id: FromPath[PathId]
     ) -> BlobOut:
         """Filename, type, size and SHA-256 of a blob."""
         blob, _ = await services.blobs.get(principal, blob_id)
@@ -170,7 +171,7 @@ class BlobsController(Controller):
         request: Request[Any, Any, Any],
         principal: Caller,
         services: ServicesDep,
-        blob_id: FromPath[int],
+        blob_id: FromPath[PathId],
     ) -> BlobReplaced:
         """Replace a blob's content with the first file part of a multipart body."""
         form = await read_upload_form(request, services.blobs.store)
@@ -183,7 +184,7 @@ class BlobsController(Controller):
 
     @delete("/{blob_id:int}", operation_id="delete_blob", status_code=200, summary="Delete a file")
     async def delete_blob(
-        self, principal: Caller, services: ServicesDep, blob_id: FromPath[int]
+        self, principal: Caller, services: ServicesDep, blob_id: FromPath[PathId]
     ) -> BlobOut:
         """Delete a blob (and its bytes); 409 naming the plans that still use it."""
         return await services.blobs.delete(principal, blob_id)

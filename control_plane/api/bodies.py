@@ -11,13 +11,17 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
-from litestar.exceptions import ClientException
+from litestar.exceptions import ClientException, HTTPException
 
 from control_plane.errors import PayloadTooLarge
 
 MAX_JSON_BYTES = 1024 * 1024
 
 T = TypeVar("T")
+
+
+class UnsupportedMediaType(HTTPException):
+    status_code = 415
 
 
 async def read_json(
@@ -31,6 +35,11 @@ async def read_json(
             raise PayloadTooLarge(f"a JSON body may have at most {MAX_JSON_BYTES} bytes")
     if not body.strip() and empty is not None:
         return empty
+    media = media_type(request)
+    if media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaType(
+            f"send this body as application/json (or multipart/form-data), not {media or 'untyped'}"
+        )
     try:
         return msgspec.json.decode(bytes(body), type=type_)
     except msgspec.ValidationError as exc:

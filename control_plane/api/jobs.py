@@ -13,6 +13,7 @@ from control_plane.api.auth import Caller, ServicesDep
 from control_plane.api.bodies import media_type, read_json
 from control_plane.api.multipart import read_upload_form
 from control_plane.api.openapi_docs import BINARY, documented_body, struct_schema
+from control_plane.api.params import PathId
 from control_plane.services.jobs import JobOut
 from control_plane.services.plans import ExtraMap, FileMap, own_plan
 
@@ -49,7 +50,7 @@ class JobsController(Controller):
         request: Request[Any, Any, Any],
         principal: Caller,
         services: ServicesDep,
-        plan_id: FromPath[int],
+        plan_id: FromPath[PathId],
     ) -> JobOut:
         """Queue a run of the plan. The body is optional: JSON ``JobInputs``, or a
         multipart form whose file parts become the job's ``files`` and text fields its
@@ -70,7 +71,7 @@ class JobsController(Controller):
 
     @get("/jobs", operation_id="list_jobs", summary="List the runs of a plan")
     async def list_jobs(
-        self, principal: Caller, services: ServicesDep, plan_id: FromPath[int]
+        self, principal: Caller, services: ServicesDep, plan_id: FromPath[PathId]
     ) -> list[JobOut]:
         """Every run of the plan, oldest first."""
         return await services.jobs.list(principal, plan_id)
@@ -80,8 +81,8 @@ class JobsController(Controller):
         self,
         principal: Caller,
         services: ServicesDep,
-        plan_id: FromPath[int],
-        job_id: FromPath[int],
+        plan_id: FromPath[PathId],
+        job_id: FromPath[PathId],
     ) -> JobOut:
         """One run, by its run number within the plan."""
         return await services.jobs.get(principal, plan_id, job_id)
@@ -96,8 +97,8 @@ class JobsController(Controller):
         self,
         principal: Caller,
         services: ServicesDep,
-        plan_id: FromPath[int],
-        job_id: FromPath[int],
+        plan_id: FromPath[PathId],
+        job_id: FromPath[PathId],
     ) -> JobOut:
         """Cancel that run; 409 when it has ended already."""
         return await services.jobs.cancel(principal, plan_id, job_id)
@@ -109,7 +110,7 @@ class JobsController(Controller):
         summary="Cancel the active run",
     )
     async def cancel_active_job(
-        self, principal: Caller, services: ServicesDep, plan_id: FromPath[int]
+        self, principal: Caller, services: ServicesDep, plan_id: FromPath[PathId]
     ) -> JobOut:
         """Cancel the plan's active run (the form the seed's own example uses)."""
         return await services.jobs.cancel(principal, plan_id, None)
@@ -118,14 +119,14 @@ class JobsController(Controller):
         "/jobs/running", operation_id="stop_running_job", status_code=200, summary="Emergency stop"
     )
     async def stop_running_job(
-        self, principal: Caller, services: ServicesDep, plan_id: FromPath[int]
+        self, principal: Caller, services: ServicesDep, plan_id: FromPath[PathId]
     ) -> JobOut:
         """Stop the plan's active run at once (emergency stop)."""
         return await services.jobs.cancel(principal, plan_id, None)
 
     @get("/running", operation_id="get_running_job", summary="The active run")
     async def running(
-        self, principal: Caller, services: ServicesDep, plan_id: FromPath[int]
+        self, principal: Caller, services: ServicesDep, plan_id: FromPath[PathId]
     ) -> Response[Any]:
         """The plan's active run, or ``{}`` when none."""
         job = await services.jobs.running(principal, plan_id)

@@ -6,6 +6,7 @@ from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
 from control_plane.api.auth import Caller
+from control_plane.api.params import PathId
 from control_plane.services import nodes
 from control_plane.services.nodes import NodeCreated, NodeOut, NodeWrite
 
@@ -35,13 +36,13 @@ class NodesController(Controller):
         return await nodes.create_node(principal, data)
 
     @get("/{node_id:int}", operation_id="get_node", summary="Get a node")
-    async def get_node(self, principal: Caller, node_id: FromPath[int]) -> NodeOut:
+    async def get_node(self, principal: Caller, node_id: FromPath[PathId]) -> NodeOut:
         """One node with its points."""
         return await nodes.get_node(principal, node_id)
 
     @put("/{node_id:int}", operation_id="replace_node", summary="Replace a node (admin)")
     async def replace_node(
-        self, principal: Caller, node_id: FromPath[int], data: JSONBody[NodeWrite]
+        self, principal: Caller, node_id: FromPath[PathId], data: JSONBody[NodeWrite]
     ) -> NodeOut:
         """Replace a node's name, description, type and points; its secret stays."""
         return await nodes.replace_node(principal, node_id, data)
@@ -52,6 +53,6 @@ class NodesController(Controller):
         status_code=200,
         summary="Delete a node (admin)",
     )
-    async def delete_node(self, principal: Caller, node_id: FromPath[int]) -> NodeOut:
+    async def delete_node(self, principal: Caller, node_id: FromPath[PathId]) -> NodeOut:
         """Delete a node; 409 while plans still name it. Answers the deleted node."""
         return await nodes.delete_node(principal, node_id)

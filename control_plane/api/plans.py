@@ -13,6 +13,7 @@ from control_plane.api.auth import Caller, ServicesDep
 from control_plane.api.bodies import media_type, read_json
 from control_plane.api.multipart import read_upload_form
 from control_plane.api.openapi_docs import BINARY, documented_body, struct_schema
+from control_plane.api.params import PathId
 from control_plane.errors import InvalidInput
 from control_plane.services import plans
 from control_plane.services.container import Services
@@ -92,18 +93,18 @@ class PlansController(Controller):
         return await plans.list_plans(principal)
 
     @get("/{plan_id:int}", operation_id="get_plan", summary="Get a plan")
-    async def get_plan(self, principal: Caller, plan_id: FromPath[int]) -> PlanOut:
+    async def get_plan(self, principal: Caller, plan_id: FromPath[PathId]) -> PlanOut:
         """One plan."""
         return await plans.get_plan(principal, plan_id)
 
     @put("/{plan_id:int}", operation_id="replace_plan", summary="Replace a plan")
     async def replace_plan(
-        self, principal: Caller, plan_id: FromPath[int], data: JSONBody[PlanWrite]
+        self, principal: Caller, plan_id: FromPath[PathId], data: JSONBody[PlanWrite]
     ) -> PlanOut:
         """Replace a whole plan (the seed has no partial update)."""
         return await plans.replace_plan(principal, plan_id, data)
 
     @delete("/{plan_id:int}", operation_id="delete_plan", status_code=200, summary="Delete a plan")
-    async def delete_plan(self, principal: Caller, plan_id: FromPath[int]) -> PlanOut:
+    async def delete_plan(self, principal: Caller, plan_id: FromPath[PathId]) -> PlanOut:
         """Delete a plan and its finished jobs; 409 while a job of it is active."""
         return await plans.delete_plan(principal, plan_id)

@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 
 from control_plane.db.models import Blob, Job, Node, Plan, PlanFile
 from control_plane.errors import Conflict, InvalidInput, NotFound
+from control_plane.services.ids import MAX_ID, Id
 from control_plane.services.principal import Principal
 from shared.enums import ACTIVE_JOB_STATUSES
 
@@ -37,7 +38,7 @@ class PlanWrite(msgspec.Struct, frozen=True):
     """Body of plan create and replace (``PUT`` replaces the whole plan, as in the seed)."""
 
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
-    node_id: int
+    node_id: Id
     description: Annotated[str, msgspec.Meta(max_length=10_000)] = ""
     files: FileMap = {}
     extra: ExtraMap = {}
@@ -94,7 +95,7 @@ async def parse_file_ids(principal: Principal, files: dict[str, str], where: str
     """Turn ``{key: "blob id"}`` into ints, checking each names a blob of the caller's group."""
     parsed: dict[str, int] = {}
     for key, value in files.items():
-        if not value.isascii() or not value.isdigit() or len(value) > 18:
+        if not value.isascii() or not value.isdigit() or not 0 < int(value[:12]) <= MAX_ID:
             raise InvalidInput(
                 f"{where}.{key} must be a blob id (digits), not {value[:40]!r}",
                 location=f"{where}.{key}",
