@@ -1,0 +1,1 @@
+"""Benchmarks that print figures (``./dev bench``); they are not tests."""
