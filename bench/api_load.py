@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import httpx
 
-from bench.server import CLIENT, PASSWORD, SECRET, USER, Server
+from bench.server import LOGIN, Server
 
 POINTS = [
     {"name": "cam", "point_type_name": "livestream_flv"},
@@ -23,16 +23,7 @@ POINTS = [
 
 
 async def _login(client: httpx.AsyncClient) -> dict[str, str]:
-    r = await client.post(
-        "/oauth/token",
-        data={
-            "grant_type": "password",
-            "username": USER,
-            "password": PASSWORD,
-            "client_id": CLIENT,
-            "client_secret": SECRET,
-        },
-    )
+    r = await client.post("/oauth/token", data=LOGIN)
     r.raise_for_status()
     return {"Authorization": "Bearer " + r.json()["access_token"]}
 

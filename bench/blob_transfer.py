@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import httpx
 
-from bench.server import CLIENT, PASSWORD, SECRET, USER, Server, peak_rss_bytes
+from bench.server import LOGIN, Server, peak_rss_bytes
 
 CHUNK = bytes(range(256)) * 4096  # 1 MiB, generated: the client holds no whole file either
 
@@ -24,16 +24,7 @@ def _body(boundary: str, megabytes: int) -> Iterator[bytes]:
 
 def run(server: Server, *, megabytes: int) -> None:
     with httpx.Client(base_url=server.base_url, timeout=600) as client:
-        r = client.post(
-            "/oauth/token",
-            data={
-                "grant_type": "password",
-                "username": USER,
-                "password": PASSWORD,
-                "client_id": CLIENT,
-                "client_secret": SECRET,
-            },
-        )
+        r = client.post("/oauth/token", data=LOGIN)
         auth = {"Authorization": "Bearer " + r.json()["access_token"]}
         client.get("/api/v1/nodes/", headers=auth)  # warm up
         baseline = peak_rss_bytes(server.pid)

@@ -14,6 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 USER, PASSWORD, CLIENT, SECRET = "bench", "benchbench", "bench", "benchsecret"
+LOGIN = {
+    "grant_type": "password",
+    "username": USER,
+    "password": PASSWORD,
+    "client_id": CLIENT,
+    "client_secret": SECRET,
+}
+"""The token request of the benchmark's user (form fields)."""
 
 
 @dataclass(frozen=True)

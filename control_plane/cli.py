@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -35,11 +35,6 @@ def _print(data: Any, as_json: bool, text: Callable[[Any], str]) -> None:
         print(msgspec.json.encode(data).decode())
     else:
         print(text(data))
-
-
-async def _with_db(settings: Settings, action: Callable[[], Awaitable[Any]]) -> Any:
-    async with open_database(settings.effective_database_url):
-        return await action()
 
 
 def _table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
