@@ -45,10 +45,10 @@ def run(server: Server, *, megabytes: int) -> None:
                 received += len(part)
         download_s = time.perf_counter() - start
         after_download = peak_rss_bytes(server.pid)
+    mib = 2**20
     if received != megabytes * len(CHUNK):
         raise RuntimeError(f"downloaded {received} bytes, expected {megabytes * len(CHUNK)}")
-    mib = 2**20
-    print(f"Blob transfer: {megabytes} MiB")
+    print(f"Blob transfer: {megabytes} MiB (server peak RSS before: {baseline / mib:.1f} MiB)")
     print(
         f"  upload    {megabytes / upload_s:7.1f} MiB/s  ({upload_s:.2f} s)  "
         f"server peak RSS growth {(after_upload - baseline) / mib:6.1f} MiB"
