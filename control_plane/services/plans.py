@@ -152,9 +152,14 @@ async def own_plan(principal: Principal, plan_id: int) -> Plan:
 
 
 async def list_plans(principal: Principal) -> list[PlanOut]:
-    plans = await Plan.filter(group_id=principal.group_id).order_by("id")
-    files = await _files_of([p.id for p in plans])
-    return [_out(p, files[p.id]) for p in plans]
+    """Every plan of the caller's group, from plain rows (no ORM instances: see nodes)."""
+    rows = await (
+        Plan.filter(group_id=principal.group_id)
+        .order_by("id")
+        .values("id", "name", "description", "node_id", "extra", "created_at", "updated_at")
+    )
+    files = await _files_of([r["id"] for r in rows])
+    return [PlanOut(**r, files=files[r["id"]]) for r in rows]
 
 
 async def get_plan(principal: Principal, plan_id: int) -> PlanOut:
