@@ -39,16 +39,17 @@ def test_accounts_and_nodes_from_the_shell_work_against_the_server(tmp_path: Pat
     listed = json_of(gosd("nodes", "list", "--json", env=env))
     assert [(group, n["name"]) for group, n in listed] == [("alice", "drone-1")]
 
+    alice_login = {
+        "grant_type": "password",
+        "username": "alice",
+        "password": "alicealice",
+        "client_id": "web",
+        "client_secret": client["secret"],
+    }
     with running("serve", "--port", "0", env=env) as (base, _), httpx.Client(base_url=base) as c:
         r = c.post(
             "/oauth/token",
-            data={
-                "grant_type": "password",
-                "username": "alice",
-                "password": "alicealice",
-                "client_id": "web",
-                "client_secret": client["secret"],
-            },
+            data=alice_login,
         )
         assert r.status_code == 200, r.text
         people = {"Authorization": "Bearer " + r.json()["access_token"]}
@@ -69,13 +70,7 @@ def test_accounts_and_nodes_from_the_shell_work_against_the_server(tmp_path: Pat
         gosd("users", "passwd", "alice", "new-password", env=env)
         r = c.post(
             "/oauth/token",
-            data={
-                "grant_type": "password",
-                "username": "alice",
-                "password": "alicealice",
-                "client_id": "web",
-                "client_secret": client["secret"],
-            },
+            data=alice_login,
         )
         assert r.status_code == 400 and r.json()["code"] == "invalid_grant"
 
