@@ -1,0 +1,1 @@
+"""The ``gosd`` command: one entry point for every deployable of the distribution."""

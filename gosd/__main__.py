@@ -1,0 +1,25 @@
+"""Route ``gosd agent ...`` to the edge agent and everything else to the control plane.
+
+Only the chosen deployable is imported, so an agent installed with the ``agent`` extra
+alone (no Litestar, no Tortoise) runs ``gosd agent``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["agent"]:
+        from edge_agent.cli import main as agent_main
+
+        return agent_main(args[1:])
+    from control_plane.cli import main as control_plane_main
+
+    return control_plane_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The edge agent's configuration file (TOML): its format, defaults and overrides.
+
+Both deployables need it: the control plane writes a complete file for a node
+(``gosd nodes add --agent-config``), the agent reads it (``gosd agent --config``).
+Every key is documented here; ``GOSD_AGENT_*`` environment variables override the file
+(``ENV_OVERRIDES``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used, with the key or variable at fault."""
+
+
+class NodeSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: int
+    """The node's id in the control plane."""
+    secret: str
+    """The node's secret: its OAuth client secret and its MQTT password."""
+
+
+class BrokerSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    url: str = "mqtt://127.0.0.1:1883"
+    """``mqtt://host:port`` (or ``mqtts://``).
+
+    The username is ``node-<id>``, the password the node's secret."""
+    keepalive_s: int = 10
+    """MQTT keep-alive: the broker publishes the last will after 1.5 periods of silence."""
+
+
+class ControlPlaneSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    url: str = "http://127.0.0.1:8000/gosd"
+    """Base URL of the control plane's HTTP API, for file downloads."""
+
+
+class AgentSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    data_dir: str = "gosd-agent-data"
+    """Where the event outbox and downloaded files live; relative to the config file."""
+    telemetry_hz: float = 1.0
+    """Highest rate per telemetry topic."""
+
+
+class DriverSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    kind: str = "fake"
+    """``fake`` (no vehicle), and the drone and depot drivers as they come."""
+    settings: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Driver-specific settings (see the driver's documentation)."""
+
+
+class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    node: NodeSection
+    broker: BrokerSection = msgspec.field(default_factory=BrokerSection)
+    control_plane: ControlPlaneSection = msgspec.field(default_factory=ControlPlaneSection)
+    agent: AgentSection = msgspec.field(default_factory=AgentSection)
+    driver: DriverSection = msgspec.field(default_factory=DriverSection)
+
+
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "GOSD_AGENT_NODE_ID": ("node", "id"),
+    "GOSD_AGENT_NODE_SECRET": ("node", "secret"),
+    "GOSD_AGENT_BROKER_URL": ("broker", "url"),
+    "GOSD_AGENT_KEEPALIVE_S": ("broker", "keepalive_s"),
+    "GOSD_AGENT_CONTROL_PLANE_URL": ("control_plane", "url"),
+    "GOSD_AGENT_DATA_DIR": ("agent", "data_dir"),
+    "GOSD_AGENT_TELEMETRY_HZ": ("agent", "telemetry_hz"),
+    "GOSD_AGENT_DRIVER": ("driver", "kind"),
+}
+"""Environment variable -> (section, key) it overrides."""
+
+_HEADER = """\
+# gosd edge agent configuration. Run: gosd agent --config THIS_FILE
+# It holds the node's secret: keep it readable by the agent's user only.
+"""
+
+
+def dumps(config: AgentConfig) -> str:
+    """The TOML text of a configuration (with a header saying what it is)."""
+    return _HEADER + msgspec.toml.encode(config).decode()
+
+
+def write(config: AgentConfig, path: Path) -> None:
+    """Write a configuration readable by its owner only (it holds a secret)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(dumps(config))
+    path.chmod(0o600)
+
+
+def load(path: Path, environ: Mapping[str, str] | None = None) -> AgentConfig:
+    """Read ``path``, apply the environment overrides, validate; ``ConfigError`` says why not."""
+    environ = os.environ if environ is None else environ
+    try:
+        raw: dict[str, Any] = msgspec.toml.decode(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    for variable, (section, key) in ENV_OVERRIDES.items():
+        if variable in environ:
+            value = environ[variable]
+            raw.setdefault(section, {})[key] = _typed(variable, value, section, key)
+    try:
+        config = msgspec.convert(raw, AgentConfig)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    if config.node.id <= 0:
+        raise ConfigError(f"{path}: node.id must be a positive integer")
+    data_dir = Path(config.agent.data_dir)
+    if not data_dir.is_absolute():
+        data_dir = path.parent / data_dir
+    return msgspec.structs.replace(
+        config, agent=msgspec.structs.replace(config.agent, data_dir=str(data_dir))
+    )
+
+
+_NUMERIC: dict[tuple[str, str], type[int | float]] = {
+    ("node", "id"): int,
+    ("broker", "keepalive_s"): int,
+    ("agent", "telemetry_hz"): float,
+}
+
+
+def _typed(variable: str, value: str, section: str, key: str) -> Any:
+    kind = _NUMERIC.get((section, key))
+    if kind is None:
+        return value
+    try:
+        return kind(value)
+    except ValueError:
+        raise ConfigError(f"{variable}={value!r} is not a number") from None

@@ -1,0 +1,251 @@
+"""Payloads of every topic (DESIGN §4) as msgspec Structs.
+
+These types are the protocol: the codec decodes into them (rejecting what does not
+fit), and the published contract (``contract.json``) is generated from them.
+Times are Unix seconds (float) unless a field says otherwise.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any, Literal
+
+import msgspec
+
+from shared.enums import JobStatus
+
+PROTOCOL_VERSION = 1
+
+
+class StatusCode(IntEnum):
+    """``code`` of a status message: why the node is (not) reachable."""
+
+    ONLINE = 0
+    OFFLINE = 1
+    """The agent stopped cleanly."""
+    NETERROR = 2
+    """The broker published the agent's last will: the link broke."""
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class AgentInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+    version: str
+    protocol: int = PROTOCOL_VERSION
+    capabilities: list[str] = msgspec.field(default_factory=list)
+    """The RPC methods the agent serves."""
+
+
+class NodeStatus(msgspec.Struct, frozen=True):
+    """``nodes/{id}/status``: retained, and the agent's last will (code 2)."""
+
+    code: StatusCode
+    msg: str
+    timestamp: str
+    """Unix seconds as a decimal string, as the original sent it."""
+    status: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Node details: ``type`` (``drone`` or ``depot``), ``link_id``, driver fields."""
+    agent: AgentInfo | None = None
+
+
+class Network(msgspec.Struct, frozen=True):
+    """``nodes/{id}/network``: link quality to the broker, as the agent measures it."""
+
+    loss: float
+    """Percent of pings lost over the last window (0-100)."""
+    delay: float
+    """Round-trip time to the broker in milliseconds."""
+
+
+class RpcError(msgspec.Struct, frozen=True, omit_defaults=True):
+    code: int
+    message: str
+    data: Any = None
+
+
+class RpcRequest(msgspec.Struct, frozen=True, omit_defaults=True):
+    """``nodes/{id}/rpc/send``: JSON-RPC 2.0; ``id`` None makes a notification."""
+
+    method: str
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+    id: str | None = None
+    jsonrpc: Literal["2.0"] = "2.0"
+
+
+class RpcResponse(msgspec.Struct, frozen=True, omit_defaults=True):
+    """``nodes/{id}/rpc/recv``: exactly one of ``result`` and ``error``."""
+
+    id: str | None
+    result: Any = None
+    error: RpcError | None = None
+    jsonrpc: Literal["2.0"] = "2.0"
+
+    def __post_init__(self) -> None:
+        if self.error is not None and self.result is not None:
+            raise ValueError("a response carries a result or an error, not both")
+
+
+class FileRef(msgspec.Struct, frozen=True):
+    """A job input: a blob the agent downloads over HTTP and checks before use."""
+
+    blob_id: str
+    sha256: str
+    size: int
+    filename: str = ""
+
+
+class JobSpec(msgspec.Struct, frozen=True):
+    """What ``job_start`` carries: everything the agent needs to run the job."""
+
+    plan_id: int
+    job_id: int
+    files: dict[str, FileRef] = msgspec.field(default_factory=dict)
+    extra: dict[str, str] = msgspec.field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """A job's identity across the fleet."""
+        return f"{self.plan_id}/{self.job_id}"
+
+
+class JobStartParams(msgspec.Struct, frozen=True):
+    job: JobSpec
+
+
+class JobCancelParams(msgspec.Struct, frozen=True):
+    plan_id: int
+    job_id: int
+    action: str | None = None
+    """What the vehicle does next (``hold``, ``rtl``, ``land``); None: the driver's default."""
+
+
+class HistoryParams(msgspec.Struct, frozen=True):
+    topic: str
+    """A telemetry name (``position``) or its whole topic (``nodes/1/msg/position``)."""
+    time: float = 60.0
+    """How far back, in seconds."""
+
+
+class ActionParams(msgspec.Struct, frozen=True):
+    name: str
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+class Progress(msgspec.Struct, frozen=True, omit_defaults=True):
+    current: int = 0
+    total: int = 0
+    percent: float = 0.0
+
+
+class JobEvent(msgspec.Struct, frozen=True, omit_defaults=True):
+    """``nodes/{id}/events``: one step of a job's life, numbered per node (§4.2).
+
+    ``stream`` names the agent's outbox: a node whose outbox was wiped starts a new
+    stream at ``seq`` 1, and the control plane does not mistake it for old events.
+    """
+
+    seq: int
+    stream: str
+    plan_id: int
+    job_id: int
+    state: JobStatus
+    time: float
+    progress: Progress | None = None
+    reason: str | None = None
+    """Machine-readable cause of ``failed``/``cancelled`` (``shared.errors.JobFailure``)."""
+    detail: str = ""
+    """Human-readable detail."""
+
+
+class EventAck(msgspec.Struct, frozen=True, omit_defaults=True):
+    """``nodes/{id}/events/ack``: every event of ``stream`` up to ``seq`` is stored.
+
+    ``replay`` asks the agent to publish again what follows ``seq`` at once: the control
+    plane saw a gap (it missed events while it was away).
+    """
+
+    seq: int
+    stream: str
+    replay: bool = False
+
+
+class PlanRunning(msgspec.Struct, frozen=True, omit_defaults=True):
+    """``plans/{id}/running``: the plan's active job, or ``{}`` (all fields None)."""
+
+    job_id: int | None = None
+    node_id: int | None = None
+    status: JobStatus | None = None
+    progress: Progress | None = None
+    started_at: float | None = None
+
+
+# Telemetry (DESIGN §4.3). Fields are optional: a driver reports what it knows.
+
+
+class Position(msgspec.Struct, frozen=True, omit_defaults=True):
+    lat: float
+    """Degrees, WGS84."""
+    lng: float
+    """Degrees, WGS84."""
+    alt: float | None = None
+    """Metres above mean sea level."""
+    height: float | None = None
+    """Metres above the home position."""
+    heading: float | None = None
+    """Degrees from north, clockwise, 0-360."""
+
+
+class Battery(msgspec.Struct, frozen=True, omit_defaults=True):
+    remain: float
+    """Percent of charge left (0-100)."""
+    voltage: float | None = None
+    """Volts."""
+    current: float | None = None
+    """Amperes drawn."""
+
+
+class GpsInfo(msgspec.Struct, frozen=True, omit_defaults=True):
+    type: int = 0
+    """Fix type: 0-1 none, 2 2D, 3 3D, 4 DGPS, 5 RTK float, 6 RTK fixed."""
+    satcount: int = 0
+
+
+class BatteryBrief(msgspec.Struct, frozen=True, omit_defaults=True):
+    percent: float | None = None
+    voltage: float | None = None
+
+
+class DroneStatus(msgspec.Struct, frozen=True, omit_defaults=True):
+    status: str
+    """``landed``, ``in_air``, ``taking_off``, ``landing``, ``unknown``."""
+    mode: str = ""
+    """Flight mode name as the autopilot reports it."""
+    speed: float | None = None
+    """Ground speed in m/s."""
+    height: float | None = None
+    """Metres above home."""
+    armed: bool | None = None
+    gps: GpsInfo | None = None
+    battery: BatteryBrief | None = None
+
+
+class DepotStatus(msgspec.Struct, frozen=True, omit_defaults=True):
+    status: str
+    """``idle``, ``busy``, ``charging``, ``error``."""
+    power: float | None = None
+    """Charger power in watts."""
+    door: str | None = None
+    """``open``, ``closed``, ``moving``."""
+    fix: bool | None = None
+    """Whether the drone on the pad is clamped."""
+
+
+TELEMETRY: dict[str, type[msgspec.Struct]] = {
+    "position": Position,
+    "battery": Battery,
+    "drone_status": DroneStatus,
+    "depot_status": DepotStatus,
+}
+"""Telemetry names with a known shape; other ``msg/*`` names carry any JSON object."""
