@@ -1,0 +1,1 @@
+"""MQTT side of the control plane: broker, bridge, node state, RPC and job dispatch."""
