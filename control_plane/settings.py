@@ -10,7 +10,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+from urllib.parse import unquote, urlsplit
 
 
 class SettingsError(ValueError):
@@ -48,6 +49,18 @@ class Settings:
     """How long a locked account stays locked."""
     log_level: str = "INFO"
     """Python logging level name."""
+    mqtt_url: str = ""
+    """External broker, ``mqtt://user:pass@host:port``; empty: start the embedded broker."""
+    mqtt_listen: str = "127.0.0.1:1883"
+    """``host:port`` the embedded broker listens on (unused with ``mqtt_url``)."""
+    mqtt_public_url: str = ""
+    """Broker URL written into agent configs; empty: derived from the two above."""
+    queue_timeout_s: int = 600
+    """How long a queued job waits for its offline node before it fails ``node_offline``."""
+    rpc_timeout_s: int = 10
+    """How long the control plane waits for an agent to answer an RPC, retries included."""
+    public_url: str = ""
+    """Base URL agents reach this API at (``http://host:port/gosd``); empty: the bind address."""
 
     @property
     def effective_database_url(self) -> str:
@@ -88,6 +101,8 @@ class Settings:
             "upload_max_bytes",
             "login_max_failures",
             "login_lockout_s",
+            "queue_timeout_s",
+            "rpc_timeout_s",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"GOSD_{name.upper()} must be a positive number")
@@ -98,6 +113,10 @@ class Settings:
             raise SettingsError(
                 "GOSD_DATABASE_URL must start with sqlite://, postgres:// or postgresql://"
             )
+
+        if self.mqtt_url:
+            broker_url(self.mqtt_url)
+        listen_address(self.mqtt_listen, "GOSD_MQTT_LISTEN")
 
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with some fields changed (for tests and the demo)."""
@@ -115,3 +134,37 @@ def _parse(name: str, raw: str, default: Any) -> Any:
     if name == "GOSD_DATA_DIR":
         return Path(raw).expanduser()
     return raw
+
+
+class BrokerUrl(NamedTuple):
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    tls: bool
+
+
+def broker_url(url: str, variable: str = "GOSD_MQTT_URL") -> BrokerUrl:
+    """Parse ``mqtt://user:pass@host:port`` (``mqtts://`` for TLS); SettingsError says why not."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"mqtt", "mqtts"} or not parts.hostname:
+        raise SettingsError(f"{variable} must look like mqtt://user:pass@host:port, not {url!r}")
+    try:
+        port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+    except ValueError:
+        raise SettingsError(f"{variable} has an invalid port") from None
+    return BrokerUrl(
+        parts.hostname,
+        port,
+        unquote(parts.username) if parts.username else None,
+        unquote(parts.password) if parts.password else None,
+        parts.scheme == "mqtts",
+    )
+
+
+def listen_address(value: str, variable: str) -> tuple[str, int]:
+    """Parse ``host:port``; SettingsError names the variable when it does not fit."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise SettingsError(f"{variable} must be host:port, not {value!r}")
+    return host.strip("[]"), int(port)
