@@ -19,6 +19,7 @@ from control_plane.api.auth import (
     PUBLIC,
     BearerAuthMiddleware,
     people_only,
+    provide_messaging,
     provide_principal,
     provide_services,
 )
@@ -26,11 +27,13 @@ from control_plane.api.blobs import BlobsController
 from control_plane.api.errors import EXCEPTION_HANDLERS
 from control_plane.api.health import ok
 from control_plane.api.jobs import JobsController
+from control_plane.api.live import LiveController
 from control_plane.api.nodes import NodesController, NodesV1Controller
 from control_plane.api.oauth import revoke, token
 from control_plane.api.plans import PlansController
 from control_plane.api.users import current_user
 from control_plane.db.lifecycle import open_database
+from control_plane.messaging.runtime import Messaging
 from control_plane.services.clock import Clock, utc_now
 from control_plane.services.container import Services
 from control_plane.settings import Settings
@@ -41,7 +44,8 @@ DEFAULT_BODY_LIMIT = 1024 * 1024
 
 
 def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
-    """Build the ASGI app; the database opens (and migrates) in its lifespan."""
+    """Build the ASGI app; the database opens (and migrates), then the MQTT side starts
+    (embedded broker, bridge, dispatcher), in its lifespan."""
 
     @contextlib.asynccontextmanager
     async def database(app: Litestar) -> AsyncIterator[None]:
@@ -49,6 +53,16 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
             yield
 
     services = Services.create(settings, clock)
+    messaging = Messaging(settings, services, clock)
+
+    @contextlib.asynccontextmanager
+    async def mqtt(app: Litestar) -> AsyncIterator[None]:
+        await messaging.start()
+        try:
+            yield
+        finally:
+            await messaging.stop()
+
     uploads = Router(
         path="/",
         route_handlers=[BlobsController, PlansController, JobsController],
@@ -63,6 +77,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
             current_user,
             NodesV1Controller,
             NodesController,
+            LiveController,
             uploads,
         ],
         guards=[people_only],
@@ -80,10 +95,11 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
     )
     return Litestar(
         route_handlers=[api, assets],
-        lifespan=[database],
+        lifespan=[database, mqtt],
         dependencies={
             "principal": Provide(provide_principal),
             "services": Provide(provide_services),
+            "messaging": Provide(provide_messaging),
         },
         middleware=[
             DefineMiddleware(
@@ -113,6 +129,6 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
                 }
             ),
         ),
-        state=State({"services": services, "settings": settings}),
+        state=State({"services": services, "settings": settings, "messaging": messaging}),
         debug=False,
     )

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -20,10 +21,11 @@ from control_plane.db.lifecycle import open_database, upgrade
 from control_plane.demo import run_demo
 from control_plane.errors import GosdError
 from control_plane.server import serve
-from control_plane.services import accounts, nodes
+from control_plane.services import accounts, agent_setup, nodes
 from control_plane.services.nodes import NodeWrite, PointWrite
 from control_plane.services.principal import Principal
 from control_plane.settings import Settings, SettingsError
+from shared import agent_config
 from shared.enums import NodeType
 
 ADMIN = Principal(kind="user", id=0, group_id=0, name="gosd-cli", is_admin=True)
@@ -55,6 +57,12 @@ def _point(value: str) -> PointWrite:
         raise argparse.ArgumentTypeError(f"--point {value!r}: {exc}") from None
 
 
+def _write_agent_config(settings: Settings, node_id: int, secret: str, path: Path | None) -> None:
+    if path is not None:
+        agent_config.write(agent_setup.agent_config(settings, node_id, secret), path)
+        print(f"agent configuration written to {path}", file=sys.stderr)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="gosd", description="gosd drone fleet system")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -62,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("serve", help="run the control plane")
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8000)
+
+    sub.add_parser(
+        "agent",
+        help="run the edge agent of a node (gosd agent --config PATH); see gosd agent --help",
+        add_help=False,
+    )
 
     d = sub.add_parser("demo", help="control plane with demo accounts on a throw-away data dir")
     d.add_argument("--host", default="127.0.0.1")
@@ -110,7 +124,16 @@ def _parser() -> argparse.ArgumentParser:
         metavar="TYPE:NAME",
         help="e.g. livestream_flv:camera (repeatable)",
     )
+    na.add_argument(
+        "--agent-config",
+        type=Path,
+        metavar="PATH",
+        help="also write the node's edge agent configuration (secret included) there",
+    )
     nodes_p.add_parser("list", help="list nodes of every group")
+    ns = nodes_p.add_parser("secret", help="give a node a new secret; the old one stops working")
+    ns.add_argument("id", type=int)
+    ns.add_argument("--agent-config", type=Path, metavar="PATH", help="write a fresh agent config")
     nr = nodes_p.add_parser("remove", help="delete a node")
     nr.add_argument("id", type=int)
 
@@ -124,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
         cr,
         na,
         nodes_p.choices["list"],
+        ns,
         nr,
     ):
         parser.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -187,10 +211,19 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             )
             group = args.group or await nodes.default_group_name()
             n = await nodes.create_node(ADMIN, data, group=group)
+            _write_agent_config(settings, n.id, n.secret, args.agent_config)
             _print(
                 {"id": n.id, "secret": n.secret},
                 as_json,
                 lambda d: f"node {d['id']} created; its secret (shown once): {d['secret']}",
+            )
+        elif (cmd, action) == ("nodes", "secret"):
+            secret = await nodes.rotate_any_secret(args.id)
+            _write_agent_config(settings, args.id, secret, args.agent_config)
+            _print(
+                {"id": args.id, "secret": secret},
+                as_json,
+                lambda d: f"node {d['id']} has a new secret (shown once): {d['secret']}",
             )
         elif (cmd, action) == ("nodes", "list"):
             _print(

@@ -4,28 +4,41 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
+import msgspec
+
 from control_plane.db.lifecycle import open_database
 from control_plane.server import bind, serve_on
-from control_plane.services import accounts, nodes
+from control_plane.services import accounts, agent_setup, nodes
+from control_plane.services.agent_setup import broker_url_for_agents
 from control_plane.services.nodes import NodeWrite, PointType, PointWrite
 from control_plane.services.principal import Principal
 from control_plane.settings import Settings
+from shared import agent_config
 from shared.enums import NodeType
 
 USER, PASSWORD = "demo", "demodemo"
 CLIENT_ID, CLIENT_SECRET = "000000", "999999"
 
 
-async def seed(settings: Settings) -> None:
-    """The seed's example world: a user, a client, a drone with a video point, a depot."""
+DEMO_DRIVER = {"steps": 20, "step_s": 1.0}
+"""The demo's simulated jobs take 20 s: long enough to watch, cancel or stop one."""
+
+
+async def seed(settings: Settings) -> list[tuple[int, str]]:
+    """The seed's example world: a user, a client, a drone with a video point, a depot.
+
+    Answers the nodes' ids and secrets, for their agents."""
     async with open_database(settings.effective_database_url):
         user = await accounts.add_user(USER, PASSWORD, is_admin=True)
         await accounts.add_client(CLIENT_ID, CLIENT_SECRET)
         admin = Principal(kind="user", id=user.id, group_id=user.group.id, name=USER, is_admin=True)
-        await nodes.create_node(
+        drone = await nodes.create_node(
             admin,
             NodeWrite(
                 name="Drone",
@@ -34,7 +47,7 @@ async def seed(settings: Settings) -> None:
                 points=[PointWrite(name="aa", point_type_name=PointType.LIVESTREAM_FLV)],
             ),
         )
-        await nodes.create_node(
+        depot = await nodes.create_node(
             admin,
             NodeWrite(
                 name="Depot",
@@ -42,6 +55,7 @@ async def seed(settings: Settings) -> None:
                 type_name=NodeType.DEPOT,
             ),
         )
+    return [(drone.id, drone.secret), (depot.id, depot.secret)]
 
 
 def walkthrough(base_url: str) -> str:
@@ -62,25 +76,69 @@ curl -X POST $B/api/v2/plans/ {auth} -H 'content-type: application/json' \\
 curl $B/api/v2/plans/ {auth}
 curl -X POST $B/api/v2/plans/1/jobs/ {auth}
 curl $B/api/v2/plans/1/jobs/ {auth}
+curl $B/api/v2/plans/1/jobs/1/events {auth}   # run again to watch it progress
+curl $B/api/v2/nodes/1/status {auth}
+curl -N $B/api/v2/nodes/1/stream {auth}        # live status and telemetry; Ctrl-C ends it
+curl -X POST $B/api/v2/plans/1/jobs/ {auth}
 curl -X POST $B/api/v2/plans/1/jobs/cancel {auth}
 # API document: $B/schema/swagger (interactive page), $B/schema/openapi.json
 """
 
 
 def run_demo(settings: Settings, *, host: str, port: int) -> int:
-    """Seed a temporary data dir, serve until Ctrl-C, then remove it."""
+    """Seed a temporary data dir, serve with an agent per node until Ctrl-C, clean up.
+
+    The embedded broker takes any free port unless ``GOSD_MQTT_LISTEN`` names one, so
+    the demo runs beside a broker that already holds 1883.
+    """
     data_dir = Path(tempfile.mkdtemp(prefix="gosd-demo-"))
     demo_settings = settings.with_changes(data_dir=data_dir, database_url="")
+    if not settings.mqtt_url and settings.mqtt_listen == Settings().mqtt_listen:
+        demo_settings = demo_settings.with_changes(mqtt_listen=f"127.0.0.1:{free_port()}")
+    agents: list[subprocess.Popen[bytes]] = []
     try:
-        asyncio.run(seed(demo_settings))
+        node_secrets = asyncio.run(seed(demo_settings))
         sock = bind(host, port)
         base_url = f"http://{host}:{sock.getsockname()[1]}{settings.base_path}"
+        demo_settings = demo_settings.with_changes(public_url=base_url)
+        for node_id, secret in node_secrets:
+            agents.append(_start_agent(demo_settings, node_id, secret))
         print(walkthrough(base_url), flush=True)
         print(
-            f"gosd demo: control plane at {base_url} (data in {data_dir}); Ctrl-C stops it",
+            f"gosd demo: control plane at {base_url}, broker at "
+            f"{broker_url_for_agents(demo_settings)}, agents for nodes "
+            f"{', '.join(str(n) for n, _ in node_secrets)} (data in {data_dir}); Ctrl-C stops it",
             flush=True,
         )
         asyncio.run(serve_on(demo_settings, sock))
     finally:
+        for agent in agents:
+            agent.terminate()
+        for agent in agents:
+            try:
+                agent.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                agent.kill()
         shutil.rmtree(data_dir, ignore_errors=True)
     return 0
+
+
+def _start_agent(settings: Settings, node_id: int, secret: str) -> subprocess.Popen[bytes]:
+    """An edge agent with the fake driver, as its own process (as on a real node)."""
+    config = agent_setup.agent_config(settings, node_id, secret)
+    config = msgspec.structs.replace(
+        config, driver=msgspec.structs.replace(config.driver, settings=DEMO_DRIVER)
+    )
+    path = settings.data_dir / f"agent-{node_id}.toml"
+    agent_config.write(config, path)
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [sys.executable, "-m", "gosd", "agent", "--config", str(path)],
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def free_port() -> int:
+    """A TCP port free right now on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

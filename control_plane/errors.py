@@ -50,6 +50,12 @@ class Conflict(GosdError):
     code = "conflict"
 
 
+class NodeUnreachable(GosdError):
+    """The node did not answer over MQTT in time; nothing changed on it."""
+
+    code = "node_unreachable"
+
+
 class PermissionDenied(GosdError):
     """The caller is known but may not do this (e.g. not an admin, or a node)."""
 

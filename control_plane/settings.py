@@ -163,8 +163,8 @@ def broker_url(url: str, variable: str = "GOSD_MQTT_URL") -> BrokerUrl:
 
 
 def listen_address(value: str, variable: str) -> tuple[str, int]:
-    """Parse ``host:port``; SettingsError names the variable when it does not fit."""
+    """Parse ``host:port`` (port 0: any free port); SettingsError names the variable if not."""
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise SettingsError(f"{variable} must be host:port, not {value!r}")
     return host.strip("[]"), int(port)

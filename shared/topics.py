@@ -123,3 +123,11 @@ def parse(topic: str) -> ParsedTopic | None:
     except ValueError:
         return None
     return None if kind is NodeTopic.MSG else ParsedTopic(node_id, kind, None)
+
+
+def parse_plan_running(topic: str) -> int | None:
+    """The plan id of a ``plans/{id}/running`` topic, else None."""
+    parts = topic.split("/")
+    if len(parts) != 3 or parts[0] != "plans" or parts[2] != "running":
+        return None
+    return node_id_of_username(_NODE_USER_PREFIX + parts[1])

@@ -127,7 +127,9 @@ async def database_url(template_database: str, tmp_path: Path) -> AsyncIterator[
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     """Settings of a fresh control plane on that database."""
-    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+    return Settings(
+        data_dir=tmp_path / "data", database_url=database_url, mqtt_listen="127.0.0.1:0"
+    )
 
 
 @pytest.fixture

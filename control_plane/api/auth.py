@@ -11,6 +11,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from control_plane.errors import AuthenticationFailed, PermissionDenied
+from control_plane.messaging.runtime import Messaging
 from control_plane.services.container import Services
 from control_plane.services.principal import Principal
 
@@ -65,7 +66,15 @@ async def provide_services(request: Request[Any, Any, Any]) -> Services:
     return services
 
 
+async def provide_messaging(request: Request[Any, Any, Any]) -> Messaging:
+    """Dependency: the MQTT side of this app (node state, dispatch)."""
+    messaging: Messaging = request.app.state.messaging
+    return messaging
+
+
 Caller = NamedDependency[Principal]
 """Handler parameter type for the authenticated caller (dependency ``principal``)."""
 ServicesDep = NamedDependency[Services]
 """Handler parameter type for the service container (dependency ``services``)."""
+MessagingDep = NamedDependency[Messaging]
+"""Handler parameter type for the MQTT side (dependency ``messaging``)."""

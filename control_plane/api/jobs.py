@@ -9,12 +9,12 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 
-from control_plane.api.auth import Caller, ServicesDep
+from control_plane.api.auth import Caller, MessagingDep, ServicesDep
 from control_plane.api.bodies import media_type, read_json
 from control_plane.api.multipart import read_upload_form
 from control_plane.api.openapi_docs import BINARY, documented_body, struct_schema
 from control_plane.api.params import PathId
-from control_plane.services.jobs import JobOut
+from control_plane.services.jobs import JobEventOut, JobOut
 from control_plane.services.plans import ExtraMap, FileMap, own_plan
 
 
@@ -50,24 +50,28 @@ class JobsController(Controller):
         request: Request[Any, Any, Any],
         principal: Caller,
         services: ServicesDep,
+        messaging: MessagingDep,
         plan_id: FromPath[PathId],
     ) -> JobOut:
-        """Queue a run of the plan. The body is optional: JSON ``JobInputs``, or a
-        multipart form whose file parts become the job's ``files`` and text fields its
-        ``extra``."""
+        """Queue a run of the plan; it goes to the plan's node as soon as the node is
+        online and free. The body is optional: JSON ``JobInputs``, or a multipart form
+        whose file parts become the job's ``files`` and text fields its ``extra``."""
         if media_type(request) == "multipart/form-data":
             await own_plan(principal, plan_id)
             form = await read_upload_form(request, services.blobs.store)
             try:
                 extra = form.text()
                 files = await services.blobs.create(principal, form.files) if form.files else {}
-                return await services.jobs.create(principal, plan_id, files=files, extra=extra)
+                job = await services.jobs.create(principal, plan_id, files=files, extra=extra)
             finally:
                 await form.discard()
-        inputs = await read_json(request, JobInputs, empty=JobInputs())
-        return await services.jobs.create(
-            principal, plan_id, files=inputs.files, extra=inputs.extra
-        )
+        else:
+            inputs = await read_json(request, JobInputs, empty=JobInputs())
+            job = await services.jobs.create(
+                principal, plan_id, files=inputs.files, extra=inputs.extra
+            )
+        await messaging.dispatcher.job_created(job)
+        return job
 
     @get("/jobs", operation_id="list_jobs", summary="List the runs of a plan")
     async def list_jobs(
@@ -96,12 +100,16 @@ class JobsController(Controller):
     async def cancel_job(
         self,
         principal: Caller,
-        services: ServicesDep,
+        messaging: MessagingDep,
         plan_id: FromPath[PathId],
         job_id: FromPath[PathId],
     ) -> JobOut:
-        """Cancel that run; 409 when it has ended already."""
-        return await services.jobs.cancel(principal, plan_id, job_id)
+        """Cancel that run; 409 when it has ended already.
+
+        A waiting run is cancelled at once. A run on its node is cancelled by the node's
+        agent (``job_cancel``): the answer comes when the agent reports it ended (or after
+        a few seconds, still running); 503 when the node does not answer."""
+        return await messaging.dispatcher.cancel(principal, plan_id, job_id)
 
     @post(
         "/jobs/cancel",
@@ -110,19 +118,36 @@ class JobsController(Controller):
         summary="Cancel the active run",
     )
     async def cancel_active_job(
-        self, principal: Caller, services: ServicesDep, plan_id: FromPath[PathId]
+        self, principal: Caller, messaging: MessagingDep, plan_id: FromPath[PathId]
     ) -> JobOut:
         """Cancel the plan's active run (the form the seed's own example uses)."""
-        return await services.jobs.cancel(principal, plan_id, None)
+        return await messaging.dispatcher.cancel(principal, plan_id, None)
 
     @delete(
         "/jobs/running", operation_id="stop_running_job", status_code=200, summary="Emergency stop"
     )
     async def stop_running_job(
-        self, principal: Caller, services: ServicesDep, plan_id: FromPath[PathId]
+        self, principal: Caller, messaging: MessagingDep, plan_id: FromPath[PathId]
     ) -> JobOut:
-        """Stop the plan's active run at once (emergency stop)."""
-        return await services.jobs.cancel(principal, plan_id, None)
+        """Emergency stop: the node aborts what it runs and puts the vehicle in its safe
+        action now (``emergency_stop``); 503 when the node does not answer."""
+        return await messaging.dispatcher.emergency_stop(principal, plan_id)
+
+    @get(
+        "/jobs/{job_id:int}/events",
+        operation_id="list_job_events",
+        summary="A run's history",
+    )
+    async def list_job_events(
+        self,
+        principal: Caller,
+        services: ServicesDep,
+        plan_id: FromPath[PathId],
+        job_id: FromPath[PathId],
+    ) -> list[JobEventOut]:
+        """Every step of the run in order: the control plane's own (queued, dispatched,
+        timeouts; no ``seq``) and its agent's events (``seq`` numbered per node)."""
+        return await services.jobs.events(principal, plan_id, job_id)
 
     @get("/running", operation_id="get_running_job", summary="The active run")
     async def running(

@@ -5,10 +5,28 @@ from __future__ import annotations
 from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
-from control_plane.api.auth import Caller
+from control_plane.api.auth import Caller, MessagingDep
 from control_plane.api.params import PathId
+from control_plane.messaging.node_state import LiveStatus, NodeStates
 from control_plane.services import nodes
 from control_plane.services.nodes import NodeCreated, NodeOut, NodeWrite
+
+
+class NodeView(NodeOut, frozen=True):
+    """A node in the seed's shape plus its live ``status`` (reported over MQTT)."""
+
+    status: LiveStatus
+
+
+def _view(node: NodeOut, states: NodeStates) -> NodeView:
+    return NodeView(
+        id=node.id,
+        name=node.name,
+        description=node.description,
+        points=node.points,
+        type_name=node.type_name,
+        status=states.status(node.id),
+    )
 
 
 class NodesV1Controller(Controller):
@@ -16,9 +34,9 @@ class NodesV1Controller(Controller):
     tags = ["nodes"]
 
     @get("/", operation_id="v1_list_nodes", summary="List nodes")
-    async def list_nodes(self, principal: Caller) -> list[NodeOut]:
+    async def list_nodes(self, principal: Caller, messaging: MessagingDep) -> list[NodeView]:
         """The nodes of the caller's group with their points, in the seed's shape."""
-        return await nodes.list_nodes(principal)
+        return [_view(n, messaging.states) for n in await nodes.list_nodes(principal)]
 
 
 class NodesController(Controller):
@@ -26,9 +44,9 @@ class NodesController(Controller):
     tags = ["nodes"]
 
     @get("/", operation_id="list_nodes", summary="List nodes")
-    async def list_nodes(self, principal: Caller) -> list[NodeOut]:
-        """The nodes of the caller's group with their points."""
-        return await nodes.list_nodes(principal)
+    async def list_nodes(self, principal: Caller, messaging: MessagingDep) -> list[NodeView]:
+        """The nodes of the caller's group with their points and live status."""
+        return [_view(n, messaging.states) for n in await nodes.list_nodes(principal)]
 
     @post("/", operation_id="create_node", summary="Create a node (admin)")
     async def create_node(self, principal: Caller, data: JSONBody[NodeWrite]) -> NodeCreated:
@@ -36,9 +54,11 @@ class NodesController(Controller):
         return await nodes.create_node(principal, data)
 
     @get("/{node_id:int}", operation_id="get_node", summary="Get a node")
-    async def get_node(self, principal: Caller, node_id: FromPath[PathId]) -> NodeOut:
-        """One node with its points."""
-        return await nodes.get_node(principal, node_id)
+    async def get_node(
+        self, principal: Caller, messaging: MessagingDep, node_id: FromPath[PathId]
+    ) -> NodeView:
+        """One node with its points and live status."""
+        return _view(await nodes.get_node(principal, node_id), messaging.states)
 
     @put("/{node_id:int}", operation_id="replace_node", summary="Replace a node (admin)")
     async def replace_node(
@@ -53,6 +73,11 @@ class NodesController(Controller):
         status_code=200,
         summary="Delete a node (admin)",
     )
-    async def delete_node(self, principal: Caller, node_id: FromPath[PathId]) -> NodeOut:
-        """Delete a node; 409 while plans still name it. Answers the deleted node."""
-        return await nodes.delete_node(principal, node_id)
+    async def delete_node(
+        self, principal: Caller, messaging: MessagingDep, node_id: FromPath[PathId]
+    ) -> NodeOut:
+        """Delete a node; 409 while plans still name it. Answers the deleted node. Its
+        broker account ends with it, and its retained messages are cleared."""
+        node = await nodes.delete_node(principal, node_id)
+        await messaging.forget_node(node_id)
+        return node

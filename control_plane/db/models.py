@@ -71,6 +71,10 @@ class Node(Model):
     secret_hash = fields.CharField(max_length=255)
     """PBKDF2-SHA512 in the Mosquitto password-file format, so the same stored hash
     checks the HTTP client secret of the node and can be written to a broker password file."""
+    events_stream = fields.CharField(max_length=64, default="")
+    """The agent outbox whose job events this node reports (a wiped outbox starts a new one)."""
+    events_seq = fields.IntField(default=0)
+    """Every event of that stream up to this number is stored, with no gap."""
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -216,6 +220,8 @@ class Job(Model):
     updated_at = fields.DatetimeField(auto_now=True)
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
+    dispatched_at = fields.DatetimeField(null=True)
+    """When the control plane first sent the job to its node."""
 
     plan_id: int
     group_id: int
@@ -224,3 +230,36 @@ class Job(Model):
     class Meta:
         table = "jobs"
         unique_together = (("plan", "job_id"),)
+
+
+class JobEvent(Model):
+    """One transition or progress step of a job, in the order it happened.
+
+    Events from an agent carry the node outbox number (seq) and are stored once per node
+    and seq. Events of the control plane itself (queued, dispatched, a queue timeout)
+    have no seq.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    job: fields.ForeignKeyRelation[Job] = fields.ForeignKeyField(
+        "gosd.Job", related_name="events", on_delete=fields.CASCADE
+    )
+    node: fields.ForeignKeyRelation[Node] = fields.ForeignKeyField(
+        "gosd.Node", related_name="job_events", on_delete=fields.CASCADE
+    )
+    stream = fields.CharField(max_length=64, null=True)
+    seq = fields.IntField(null=True)
+    state = fields.CharField(max_length=16)
+    progress: fields.JSONField[Any] = fields.JSONField(null=True)
+    reason = fields.CharField(max_length=64, null=True)
+    detail = fields.TextField(default="")
+    time = fields.DatetimeField()
+    """When it happened, by the clock of whoever reported it."""
+    received_at = fields.DatetimeField()
+
+    job_id: int
+    node_id: int
+
+    class Meta:
+        table = "job_events"
+        unique_together = (("node", "stream", "seq"),)

@@ -8,6 +8,7 @@ from control_plane.services.auth import AuthPolicy, AuthService
 from control_plane.services.blob_store import BlobStore
 from control_plane.services.blobs import BlobService
 from control_plane.services.clock import Clock, utc_now
+from control_plane.services.dispatch import DispatchService
 from control_plane.services.jobs import JobService
 from control_plane.settings import Settings
 
@@ -19,6 +20,7 @@ class Services:
     auth: AuthService
     blobs: BlobService
     jobs: JobService
+    dispatch: DispatchService
 
     @classmethod
     def create(cls, settings: Settings, clock: Clock = utc_now) -> Services:
@@ -31,5 +33,8 @@ class Services:
             login_lockout_s=settings.login_lockout_s,
         )
         return cls(
-            auth=AuthService(policy, clock), blobs=BlobService(store), jobs=JobService(clock)
+            auth=AuthService(policy, clock),
+            blobs=BlobService(store),
+            jobs=JobService(clock),
+            dispatch=DispatchService(clock),
         )

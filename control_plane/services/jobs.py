@@ -1,8 +1,9 @@
-"""Jobs: runs of a plan. Dispatch to nodes comes with the MQTT bridge; here a job is
-created ``queued`` and can be cancelled."""
+"""Jobs: runs of a plan, as people see them. Sending them to nodes and recording what
+nodes report is ``dispatch.py``'s business."""
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ import msgspec
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from control_plane.db.models import Job, Plan
+from control_plane.db.models import Job, JobEvent, Plan
 from control_plane.errors import Conflict, NotFound
 from control_plane.services.clock import Clock
 from control_plane.services.plans import own_plan, parse_file_ids, validate_extra
@@ -34,9 +35,23 @@ class JobOut(msgspec.Struct, frozen=True):
     started_at: datetime | None
     finished_at: datetime | None
     error: dict[str, Any] | None
+    dispatched_at: datetime | None
 
 
-def _out(job: Job) -> JobOut:
+class JobEventOut(msgspec.Struct, frozen=True):
+    """One step of a job's history. ``seq`` is the agent's event number; steps the
+    control plane took itself (queued, dispatched, timeouts) have none."""
+
+    seq: int | None
+    state: JobStatus
+    progress: dict[str, Any] | None
+    reason: str | None
+    detail: str
+    time: datetime
+    received_at: datetime
+
+
+def job_out(job: Job) -> JobOut:
     return JobOut(
         id=job.id,
         job_id=job.job_id,
@@ -51,6 +66,7 @@ def _out(job: Job) -> JobOut:
         started_at=job.started_at,
         finished_at=job.finished_at,
         error=job.error,
+        dispatched_at=job.dispatched_at,
     )
 
 
@@ -88,39 +104,64 @@ class JobService:
                 extra=extra,
                 status=JobStatus.QUEUED.value,
             )
-        return _out(job)
+            now = self._clock()
+            await JobEvent.create(
+                job_id=job.id, node_id=job.node_id, state=job.status, time=now, received_at=now
+            )
+        return job_out(job)
 
     async def list(self, principal: Principal, plan_id: int) -> list[JobOut]:
         await own_plan(principal, plan_id)
-        return [_out(j) for j in await Job.filter(plan_id=plan_id).order_by("job_id")]
+        return [job_out(j) for j in await Job.filter(plan_id=plan_id).order_by("job_id")]
 
     async def get(self, principal: Principal, plan_id: int, job_id: int) -> JobOut:
-        return _out(await self._own(principal, plan_id, job_id))
+        return job_out(await self._own(principal, plan_id, job_id))
 
     async def running(self, principal: Principal, plan_id: int) -> JobOut | None:
         """The plan's active job (the oldest, as they run in order), or None."""
         await own_plan(principal, plan_id)
         job = await self._active(plan_id)
-        return _out(job) if job else None
+        return job_out(job) if job else None
 
-    async def cancel(self, principal: Principal, plan_id: int, job_id: int | None) -> JobOut:
-        """Cancel a job (``job_id``) or the plan's active job (``None``)."""
-        async with in_transaction():
-            if job_id is None:
-                await own_plan(principal, plan_id)
-                job = await self._active(plan_id)
-                if job is None:
-                    raise NotFound(f"plan {plan_id} has no active job")
-            else:
-                job = await self._own(principal, plan_id, job_id)
-            if JobStatus(job.status).is_terminal:
-                raise Conflict(f"job {job.job_id} is {job.status} already", status=job.status)
-            now = self._clock()
-            job.status = JobStatus.CANCELLED.value
-            job.finished_at = now
-            job.error = {"code": "cancelled", "message": "cancelled by " + principal.name}
-            await job.save()
-        return _out(job)
+    async def cancellable(self, principal: Principal, plan_id: int, job_id: int | None) -> JobOut:
+        """The job a cancel request means: ``job_id``, or (None) the plan's active job.
+
+        Raises NotFound, or Conflict when the job has ended already. Cancelling is the
+        dispatcher's business: a queued job is cancelled here, a job on a node by its agent.
+        """
+        if job_id is None:
+            await own_plan(principal, plan_id)
+            job = await self._active(plan_id)
+            if job is None:
+                raise NotFound(f"plan {plan_id} has no active job")
+        else:
+            job = await self._own(principal, plan_id, job_id)
+        if JobStatus(job.status).is_terminal:
+            raise Conflict(f"job {job.job_id} is {job.status} already", status=job.status)
+        return job_out(job)
+
+    async def plan_node(self, principal: Principal, plan_id: int) -> int:
+        """The node a plan of the caller's group runs on."""
+        return (await own_plan(principal, plan_id)).node_id
+
+    async def active_of_plan(self, plan_id: int) -> JobOut | None:
+        job = await self._active(plan_id)
+        return job_out(job) if job else None
+
+    async def by_pk(self, job_pk: int) -> JobOut:
+        return job_out(await Job.get(id=job_pk))
+
+    async def events(
+        self, principal: Principal, plan_id: int, job_id: int
+    ) -> builtins.list[JobEventOut]:
+        """A job's whole history in the order it happened (DESIGN §4.2)."""
+        job = await self._own(principal, plan_id, job_id)
+        rows = (
+            await JobEvent.filter(job_id=job.id)
+            .order_by("id")
+            .values("seq", "state", "progress", "reason", "detail", "time", "received_at")
+        )
+        return [JobEventOut(**row) for row in rows]
 
     async def _own(self, principal: Principal, plan_id: int, job_id: int) -> Job:
         await own_plan(principal, plan_id)

@@ -1,0 +1,126 @@
+"""Live node state: status, latest telemetry, the MQTT read bridge and an SSE stream.
+
+All of it is served from memory (``messaging.node_state``); the database is touched
+only to check that the node (or plan) belongs to the caller's group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from litestar import Controller, get
+from litestar.params import FromPath
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from control_plane.api.auth import Caller, MessagingDep, ServicesDep
+from control_plane.api.params import PathId
+from control_plane.errors import NotFound
+from control_plane.messaging.node_state import LiveStatus, Telemetry
+from control_plane.services import nodes
+from shared import topics
+from shared.topics import NodeTopic
+
+KEEPALIVE_S = 15.0
+"""An SSE comment this often keeps proxies from closing an idle stream."""
+
+
+class LiveController(Controller):
+    path = "/api/v2"
+    tags = ["live"]
+
+    @get("/nodes/{node_id:int}/status", operation_id="get_node_status", summary="Node status")
+    async def node_status(
+        self, principal: Caller, messaging: MessagingDep, node_id: FromPath[PathId]
+    ) -> LiveStatus:
+        """``online``, ``offline`` (clean exit), ``neterror`` (link lost) or ``unknown``,
+        with ``since``, ``last_seen``, link quality and what the agent said of itself."""
+        await nodes.check_visible(principal, node_id)
+        return messaging.states.status(node_id)
+
+    @get(
+        "/nodes/{node_id:int}/msg/{name:str}",
+        operation_id="get_node_telemetry",
+        summary="Latest telemetry",
+    )
+    async def telemetry(
+        self,
+        principal: Caller,
+        messaging: MessagingDep,
+        node_id: FromPath[PathId],
+        name: FromPath[str],
+    ) -> Telemetry:
+        """The node's latest ``msg/<name>`` message and when the control plane got it."""
+        await nodes.check_visible(principal, node_id)
+        sample = messaging.states.telemetry(node_id, name)
+        if sample is None:
+            raise NotFound(f"node {node_id} has sent no {name!r} message")
+        return sample
+
+    @get("/mqtt/{topic:path}", operation_id="read_mqtt_topic", summary="MQTT read bridge")
+    async def read_topic(
+        self,
+        principal: Caller,
+        services: ServicesDep,
+        messaging: MessagingDep,
+        topic: FromPath[Path],
+    ) -> Any:
+        """The last message of a node topic (``nodes/<id>/status``, ``.../network``,
+        ``.../msg/<name>``) or ``plans/<id>/running``, for the caller's own nodes and
+        plans, as the original's read bridge answered it."""
+        name = str(topic).lstrip("/")
+        parsed = topics.parse(name)
+        if parsed is not None:
+            await nodes.check_visible(principal, parsed.node_id)
+            value: Any = None
+            if parsed.kind is NodeTopic.STATUS:
+                value = messaging.states.last_status(parsed.node_id)
+            elif parsed.kind is NodeTopic.NETWORK:
+                value = messaging.states.status(parsed.node_id).link
+            elif parsed.kind is NodeTopic.MSG and parsed.name is not None:
+                sample = messaging.states.telemetry(parsed.node_id, parsed.name)
+                value = sample.data if sample else None
+            if value is None:
+                raise NotFound(f"no message on {name}")
+            return value
+        plan_id = topics.parse_plan_running(name)
+        if plan_id is None:
+            raise NotFound(f"{name} is not a topic the bridge reads")
+        job = await services.jobs.running(principal, plan_id)
+        return job if job is not None else {}
+
+    @get(
+        "/nodes/{node_id:int}/stream",
+        operation_id="stream_node",
+        summary="Live status and telemetry (server-sent events)",
+    )
+    async def stream(
+        self, principal: Caller, messaging: MessagingDep, node_id: FromPath[PathId]
+    ) -> ServerSentEvent:
+        """A ``text/event-stream`` of the node: first its current status and latest
+        telemetry, then every change. Events are ``status`` (data: the status) and
+        ``msg`` (data: ``{name, data, received_at}``)."""
+        await nodes.check_visible(principal, node_id)
+        states = messaging.states
+
+        async def events() -> AsyncIterator[ServerSentEventMessage]:
+            with states.watch(node_id) as queue:
+                yield _event("status", states.status(node_id))
+                for sample in states.all_telemetry(node_id):
+                    yield _event("msg", sample)
+                while True:
+                    try:
+                        update = await asyncio.wait_for(queue.get(), KEEPALIVE_S)
+                    except TimeoutError:
+                        yield ServerSentEventMessage(comment="keep-alive")
+                        continue
+                    yield _event(update.kind, update.data)
+
+        return ServerSentEvent(events())
+
+
+def _event(kind: str, data: Any) -> ServerSentEventMessage:
+    return ServerSentEventMessage(event=kind, data=msgspec.json.encode(data).decode())

@@ -1,0 +1,117 @@
+"""The control plane's MQTT connection: reconnecting, subscribed to every node topic.
+
+One client per process, with an identifier unique to the process (two replicas, or a
+restart overlapping the old process, must not kick each other off the broker). The
+session is clean: the protocol itself (acknowledged events, retried RPCs, retained
+status) makes up for what a broker drops while the control plane is away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import secrets
+import socket
+from collections.abc import Awaitable, Callable
+
+import aiomqtt
+
+from shared.topics import CONTROL_PLANE_FILTERS
+
+log = logging.getLogger(__name__)
+
+MessageHandler = Callable[[str, bytes], Awaitable[None]]
+
+_BACKOFF_MIN_S = 0.2
+_BACKOFF_MAX_S = 5.0
+
+
+class NotConnected(ConnectionError):
+    """The broker is not reachable right now; the caller may retry later."""
+
+
+def client_identifier() -> str:
+    """``gosd-cp-<host>-<pid>-<random>``: unique per process, readable in broker logs."""
+    return f"gosd-cp-{socket.gethostname()[:20]}-{os.getpid()}-{secrets.token_hex(3)}"
+
+
+class MqttBridge:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        username: str | None,
+        password: str | None,
+        on_message: MessageHandler,
+        on_connect: Callable[[], Awaitable[None]] | None = None,
+        keepalive_s: int = 30,
+    ) -> None:
+        self.host, self.port = host, port
+        self._username, self._password = username, password
+        self._on_message = on_message
+        self._on_connect = on_connect
+        self._keepalive_s = keepalive_s
+        self._client: aiomqtt.Client | None = None
+        self.connected = asyncio.Event()
+        self.identifier = client_identifier()
+
+    async def run(self) -> None:
+        """Connect, subscribe and deliver messages until cancelled; reconnect on loss."""
+        backoff = _BACKOFF_MIN_S
+        while True:
+            client = aiomqtt.Client(
+                self.host,
+                self.port,
+                username=self._username,
+                password=self._password,
+                identifier=self.identifier,
+                keepalive=self._keepalive_s,
+                clean_session=True,
+                max_concurrent_outgoing_calls=8,
+                max_queued_incoming_messages=100_000,
+            )
+            try:
+                async with client:
+                    await client.subscribe([(f, 1) for f in CONTROL_PLANE_FILTERS])
+                    self._client = client
+                    self.connected.set()
+                    backoff = _BACKOFF_MIN_S
+                    log.info("connected to the broker at %s:%s", self.host, self.port)
+                    if self._on_connect is not None:
+                        await self._on_connect()
+                    async for message in client.messages:
+                        await self._deliver(message)
+            except aiomqtt.MqttError as exc:
+                if self.connected.is_set():
+                    log.warning("lost the broker at %s:%s: %s", self.host, self.port, exc)
+                else:
+                    log.warning("cannot reach the broker at %s:%s: %s", self.host, self.port, exc)
+            finally:
+                self._client = None
+                self.connected.clear()
+            await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
+            backoff = min(backoff * 2, _BACKOFF_MAX_S)
+
+    async def publish(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> None:
+        client = self._client
+        if client is None:
+            raise NotConnected(f"not connected to the broker at {self.host}:{self.port}")
+        try:
+            await client.publish(topic, payload, qos=qos, retain=retain, timeout=10)
+        except aiomqtt.MqttError as exc:
+            raise NotConnected(str(exc)) from exc
+
+    async def _deliver(self, message: aiomqtt.Message) -> None:
+        payload = message.payload
+        if not isinstance(payload, bytes | bytearray):
+            payload = str(payload).encode() if payload is not None else b""
+        try:
+            await self._on_message(message.topic.value, bytes(payload))
+        except Exception:
+            # One bad message or handler bug must not take the bridge down.
+            log.exception("failed to handle a message on %s", message.topic.value)

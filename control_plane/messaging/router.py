@@ -1,0 +1,62 @@
+"""Route what the broker delivers to node state, RPC and dispatch.
+
+Every payload is decoded strictly (``shared.codec``); anything malformed is logged
+and dropped, so no agent, broken or hostile, can crash the control plane or change
+state with a message that does not follow the protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+
+from control_plane.messaging.dispatcher import Dispatcher
+from control_plane.messaging.node_state import NodeStates
+from control_plane.messaging.rpc import RpcClient
+from shared import topics
+from shared.codec import ProtocolError, decode, decode_object
+from shared.messages import TELEMETRY, JobEvent, Network, NodeStatus, RpcResponse
+from shared.topics import NodeTopic
+
+log = logging.getLogger(__name__)
+
+
+class Router:
+    def __init__(self, states: NodeStates, rpc: RpcClient, dispatcher: Dispatcher) -> None:
+        self._states = states
+        self._rpc = rpc
+        self._dispatcher = dispatcher
+        self.dropped = 0
+        """Messages dropped as malformed since start (for tests and metrics)."""
+
+    async def on_message(self, topic: str, payload: bytes) -> None:
+        parsed = topics.parse(topic)
+        if parsed is None:
+            return
+        node_id, kind, name = parsed
+        try:
+            if kind is NodeTopic.STATUS:
+                if not payload:
+                    return  # a cleared retained status (the node was removed)
+                if self._states.on_status(node_id, decode(payload, NodeStatus)):
+                    self._dispatcher.node_status_changed(node_id)
+            elif kind is NodeTopic.MSG and name is not None:
+                shape = TELEMETRY.get(name)
+                data = (
+                    msgspec.to_builtins(decode(payload, shape))
+                    if shape is not None
+                    else decode_object(payload)
+                )
+                self._states.on_telemetry(node_id, name, data)
+            elif kind is NodeTopic.NETWORK:
+                self._states.on_network(node_id, decode(payload, Network))
+            elif kind is NodeTopic.RPC_RECV:
+                self._states.seen(node_id)
+                self._rpc.on_response(node_id, decode(payload, RpcResponse))
+            elif kind is NodeTopic.EVENTS:
+                self._states.seen(node_id)
+                self._dispatcher.event_received(node_id, decode(payload, JobEvent))
+        except ProtocolError as exc:
+            self.dropped += 1
+            log.warning("dropped a malformed message on %s: %s", topic, exc)
