@@ -1,4 +1,4 @@
-"""``gosd``: the one command-line program (serve, demo, accounts, nodes, migrations).
+"""``gosd``: the one command-line program (serve, demo, accounts, nodes, broker, migrations).
 
 Data commands open the configured database (``GOSD_DATABASE_URL``, default SQLite in
 ``GOSD_DATA_DIR``), migrate it, do one thing and print the result; ``--json`` prints
@@ -20,13 +20,16 @@ import msgspec
 from control_plane.db.lifecycle import open_database, upgrade
 from control_plane.demo import run_demo
 from control_plane.errors import GosdError
+from control_plane.messaging.mosquitto_config import write_mosquitto_config
 from control_plane.server import serve
 from control_plane.services import accounts, agent_setup, nodes
+from control_plane.services.hashing import new_secret
 from control_plane.services.nodes import NodeWrite, PointWrite
 from control_plane.services.principal import Principal
-from control_plane.settings import Settings, SettingsError
+from control_plane.settings import Settings, SettingsError, broker_url, listen_address
 from shared import agent_config
 from shared.enums import NodeType
+from shared.topics import CONTROL_PLANE_USERNAME
 
 ADMIN = Principal(kind="user", id=0, group_id=0, name="gosd-cli", is_admin=True)
 """The CLI acts as an administrator (whoever can run it can read the database)."""
@@ -61,6 +64,13 @@ def _write_agent_config(settings: Settings, node_id: int, secret: str, path: Pat
     if path is not None:
         agent_config.write(agent_setup.agent_config(settings, node_id, secret), path)
         print(f"agent configuration written to {path}", file=sys.stderr)
+
+
+def _listen(value: str) -> tuple[str, int]:
+    try:
+        return listen_address(value, "--listen")
+    except SettingsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -137,7 +147,26 @@ def _parser() -> argparse.ArgumentParser:
     nr = nodes_p.add_parser("remove", help="delete a node")
     nr.add_argument("id", type=int)
 
+    mqtt = sub.add_parser("mqtt", help="the MQTT broker").add_subparsers(
+        dest="action", required=True
+    )
+    mc = mqtt.add_parser(
+        "config",
+        help="write Mosquitto's config, password and ACL files for every node",
+        description="The control plane's broker password is GOSD_MQTT_URL's; without one, "
+        "a new password is generated and the GOSD_MQTT_URL to use is printed once. "
+        "Run again after nodes change, then reload Mosquitto (SIGHUP).",
+    )
+    mc.add_argument("--out", type=Path, required=True, metavar="DIR")
+    mc.add_argument(
+        "--listen",
+        type=_listen,
+        metavar="HOST:PORT",
+        help="where Mosquitto listens (default: GOSD_MQTT_LISTEN)",
+    )
+
     for parser in (
+        mc,
         ua,
         users.choices["list"],
         up,
@@ -246,9 +275,40 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         elif (cmd, action) == ("nodes", "remove"):
             await nodes.remove_node(args.id)
             _print({"id": args.id}, as_json, lambda _: "node removed")
+        elif (cmd, action) == ("mqtt", "config"):
+            _print(await _mqtt_config(args, settings), as_json, _mqtt_config_text)
         else:  # pragma: no cover - argparse allows nothing else
             raise AssertionError(f"unhandled command {cmd} {action}")
     return 0
+
+
+async def _mqtt_config(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    listen = args.listen or listen_address(settings.mqtt_listen, "GOSD_MQTT_LISTEN")
+    url = broker_url(settings.mqtt_url) if settings.mqtt_url else None
+    if url is not None and url.username != CONTROL_PLANE_USERNAME:
+        raise SettingsError(f"GOSD_MQTT_URL must log in as {CONTROL_PLANE_USERNAME}")
+    password = url.password if url is not None and url.password else new_secret()
+    paths = write_mosquitto_config(
+        args.out,
+        listen=listen,
+        control_plane_password=password,
+        nodes=await nodes.broker_accounts(),
+    )
+    new_url = None
+    if url is None or not url.password:
+        host, port = listen
+        host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host
+        host = f"[{host}]" if ":" in host else host
+        new_url = f"mqtt://{CONTROL_PLANE_USERNAME}:{password}@{host}:{port}"
+    return {"files": [str(p) for p in paths], "mqtt_url": new_url}
+
+
+def _mqtt_config_text(result: dict[str, Any]) -> str:
+    lines = [f"wrote {f}" for f in result["files"]]
+    if result["mqtt_url"]:
+        lines.append("the control plane's broker password is new; run it with (shown once):")
+        lines.append(f"GOSD_MQTT_URL={result['mqtt_url']}")
+    return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -272,6 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_run(args, settings))
     except GosdError as exc:
         print(f"gosd: {exc.message}", file=sys.stderr)
+        return 1
+    except SettingsError as exc:
+        print(f"gosd: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"gosd: {exc}", file=sys.stderr)

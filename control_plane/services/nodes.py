@@ -11,9 +11,10 @@ from tortoise.transactions import in_transaction
 from control_plane.db.models import Group, Node, Plan, Point
 from control_plane.errors import Conflict, InvalidInput, NotFound
 from control_plane.services.accounts import group_by_name
-from control_plane.services.hashing import hash_node_secret, new_secret
+from control_plane.services.hashing import hash_node_secret, new_secret, verify_node_secret
 from control_plane.services.principal import Principal
 from shared.enums import NodeType
+from shared.topics import node_id_of_username
 
 
 class PointType(StrEnum):
@@ -278,3 +279,30 @@ async def rotate_any_secret(node_id: int) -> str:
         raise NotFound(f"no node {node_id}")
     scope = Principal(kind="user", id=0, group_id=node.group_id, name="gosd-cli", is_admin=True)
     return await rotate_secret(scope, node_id)
+
+
+async def broker_accounts() -> list[tuple[int, str]]:
+    """``(node id, stored $7$ secret hash)`` of every node, for a broker password file."""
+    rows = await Node.all().order_by("id").values_list("id", "secret_hash")
+    return [(int(node_id), str(secret_hash)) for node_id, secret_hash in rows]
+
+
+_MAX_NODE_ID = 2**31 - 1
+"""Ids beyond a 32-bit column cannot exist; PostgreSQL would reject the query instead."""
+
+# A real hash to check against when the account does not exist, so an unknown node
+# costs the same time as a wrong secret.
+_ABSENT_NODE_HASH = hash_node_secret(new_secret())
+
+
+async def check_broker_password(username: str, password: str) -> bool:
+    """Whether a node account (``node-{id}``) may log in to the broker with ``password``.
+
+    False for any other username, and for nodes that do not exist (never did, or were
+    removed). The control plane's own account is not in the database: its caller checks it.
+    """
+    node_id = node_id_of_username(username)
+    known = node_id is not None and 0 < node_id <= _MAX_NODE_ID
+    node = await Node.get_or_none(id=node_id) if known else None
+    stored = node.secret_hash if node is not None else _ABSENT_NODE_HASH
+    return verify_node_secret(stored, password) and node is not None

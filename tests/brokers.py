@@ -1,0 +1,135 @@
+"""Real MQTT brokers for tests: the embedded one, and Mosquitto on the generated config.
+
+Both come up on a free port of 127.0.0.1 (never 1883, where a system broker may run) and
+answer a ``RunningBroker``. Mosquitto runs as a child process on the files
+``gosd mqtt config`` writes, plus ``user root``: run as root, it would otherwise drop to
+user ``mosquitto`` and fail to read the 0600 password and ACL files. Where
+``/usr/sbin/mosquitto`` is missing its tests are skipped, except under CI (``CI=true``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+from control_plane.messaging.broker_login import broker_login
+from control_plane.messaging.embedded_broker import EmbeddedBroker
+from control_plane.messaging.mosquitto_config import write_mosquitto_config
+
+MOSQUITTO = Path(os.environ.get("GOSD_TEST_MOSQUITTO", "/usr/sbin/mosquitto"))
+IN_CI = os.environ.get("CI", "").lower() == "true"
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 10.0
+
+
+class RunningBroker(NamedTuple):
+    host: str
+    port: int
+    control_plane_password: str
+
+
+def require_mosquitto() -> Path:
+    """The Mosquitto binary; skips the test where there is none (fails under CI)."""
+    if os.access(MOSQUITTO, os.X_OK):
+        return MOSQUITTO
+    message = f"Mosquitto is not installed at {MOSQUITTO}"
+    if IN_CI:
+        pytest.fail(message + " (CI must run the Mosquitto tests)")
+    pytest.skip(message)
+
+
+def free_port(host: str = HOST) -> int:
+    """A port nobody listens on right now (the OS's pick, so never 1883)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_until_listening(
+    host: str, port: int, process: asyncio.subprocess.Process, log: Path
+) -> None:
+    """Poll until ``host:port`` accepts a connection; fail if the process dies first."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if process.returncode is not None:
+            pytest.fail(f"mosquitto exited with {process.returncode}:\n{_read(log)}")
+        try:
+            _, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"mosquitto did not listen on {host}:{port}:\n{_read(log)}")
+            await asyncio.sleep(0.02)
+            continue
+        writer.close()
+        await writer.wait_closed()
+        return
+
+
+def _read(log: Path) -> str:
+    return log.read_text(encoding="utf-8", errors="replace") if log.exists() else "(no log)"
+
+
+def write_test_config(
+    out_dir: Path, port: int, password: str, nodes: Sequence[tuple[int, str]]
+) -> tuple[Path, Path]:
+    """The generated files, plus what only tests want: ``user root`` and a log file."""
+    conf, *_ = write_mosquitto_config(
+        out_dir, listen=(HOST, port), control_plane_password=password, nodes=nodes
+    )
+    log = out_dir / "mosquitto.log"
+    with conf.open("a", encoding="utf-8") as f:
+        f.write(f"# tests only\nuser root\nlog_dest file {log}\n")
+    return conf, log
+
+
+@contextlib.asynccontextmanager
+async def mosquitto(
+    out_dir: Path, nodes: Sequence[tuple[int, str]]
+) -> AsyncIterator[RunningBroker]:
+    """Mosquitto on the generated config for ``nodes`` (node id, stored secret hash)."""
+    binary = require_mosquitto()
+    password = secrets.token_hex(16)
+    port = free_port()
+    conf, log = write_test_config(out_dir, port, password, nodes)
+    process = await asyncio.create_subprocess_exec(
+        str(binary),
+        "-c",
+        str(conf),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        await wait_until_listening(HOST, port, process, log)
+        yield RunningBroker(HOST, port, password)
+    finally:
+        if process.returncode is None:
+            os.kill(process.pid, signal.SIGTERM)
+        try:
+            async with asyncio.timeout(5):
+                await process.wait()
+        except TimeoutError:
+            os.kill(process.pid, signal.SIGKILL)
+            await process.wait()
+
+
+@contextlib.asynccontextmanager
+async def embedded() -> AsyncIterator[RunningBroker]:
+    """The embedded broker, checking node secrets in the database already open."""
+    password = secrets.token_hex(16)
+    broker = EmbeddedBroker(HOST, 0, broker_login(password))
+    await broker.start()
+    try:
+        host, port = broker.address
+        yield RunningBroker(host, port, password)
+    finally:
+        await broker.stop()
