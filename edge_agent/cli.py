@@ -1,11 +1,97 @@
-"""``gosd agent``: run the edge agent of one node."""
+"""``gosd agent``: run the edge agent of one node.
+
+    gosd agent --config agent.toml [--driver KIND] [--log-level LEVEL]
+
+Exit codes: 0 after a clean stop (SIGINT/SIGTERM: the node reports ``offline``), 1 when
+the agent failed, 2 for a configuration it cannot use, 3 when the broker refused the
+node's credentials.
+"""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import logging
+import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+import msgspec
+
+from edge_agent.drivers import DriverConfigError, load_driver
+from edge_agent.link import LinkAuthError, parse_broker_url
+from edge_agent.supervisor import Supervisor
+from shared import agent_config
+from shared.agent_config import AgentConfig, ConfigError
+
+log = logging.getLogger("edge_agent")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gosd agent", description="Run a node's edge agent.")
+    parser.add_argument("--config", required=True, type=Path, help="the agent's TOML file")
+    parser.add_argument("--driver", help="driver kind, overriding driver.kind of the file")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    return parser
+
+
+async def _run(supervisor: Supervisor) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await supervisor.run(stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """``exc`` or the first ``kind`` inside (nested) exception groups."""
+    if isinstance(exc, kind):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _find(inner, kind)
+            if found is not None:
+                return found
+    return None
 
 
 def main(argv: Sequence[str]) -> int:
-    print("gosd agent: not built yet", file=sys.stderr)
-    return 2
+    args = _parser().parse_args(list(argv))
+    logging.basicConfig(
+        level=str(args.log_level).upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config: AgentConfig = agent_config.load(args.config)
+        if args.driver:
+            config = msgspec.structs.replace(
+                config, driver=msgspec.structs.replace(config.driver, kind=args.driver)
+            )
+        parse_broker_url(config.broker.url)
+        if config.broker.keepalive_s < 1 or config.agent.telemetry_hz <= 0:
+            raise ConfigError("broker.keepalive_s must be >= 1 and agent.telemetry_hz > 0")
+        driver = load_driver(config.driver.kind, config.driver.settings)
+        Path(config.agent.data_dir).mkdir(parents=True, exist_ok=True)
+    except (ConfigError, DriverConfigError) as exc:
+        print(f"gosd agent: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"gosd agent: cannot create agent.data_dir: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(_run(Supervisor(config, driver)))
+    except Exception as exc:  # the supervisor boundary: report and exit non-zero
+        refused = _find(exc, LinkAuthError)
+        if refused is not None:
+            print(f"gosd agent: {refused}", file=sys.stderr)
+            return 3
+        log.exception("the agent failed")
+        return 1
+    log.info("stopped")
+    return 0

@@ -1,0 +1,165 @@
+"""Downloading a job's files from the control plane and proving they are the right bytes.
+
+The agent authenticates as its node (OAuth 2 ``client_credentials`` with the node
+secret, DESIGN §7), streams each blob to disk without holding it in memory, and checks
+size and sha256 against the job's ``FileRef`` before anything uses it. Verified files
+are kept under their sha256, so a file shared by several jobs is downloaded once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+from shared import topics
+from shared.errors import JobFailure
+from shared.messages import FileRef
+
+log = logging.getLogger(__name__)
+
+CHUNK_BYTES = 64 * 1024
+
+
+def is_sha256(text: str) -> bool:
+    """64 hex digits (it names a file on disk, so nothing else may pass)."""
+    return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+class FetchError(Exception):
+    """A file could not be obtained: ``reason`` is the job's failure reason."""
+
+    def __init__(self, reason: JobFailure, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class FileFetcher:
+    """Fetches ``FileRef``s from ``{base_url}/api/v2/blobs/{blob_id}`` into ``files_dir``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        node_id: int,
+        secret: str,
+        files_dir: Path,
+        *,
+        timeout_s: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._client_id = topics.node_username(node_id)
+        self._secret = secret
+        self.files_dir = files_dir
+        self._timeout = httpx.Timeout(timeout_s)
+        self._transport = transport
+        self._token: str | None = None
+
+    async def fetch_all(self, files: Mapping[str, FileRef]) -> dict[str, Path]:
+        """Every file of a job, verified; the first failure raises ``FetchError``."""
+        if not files:
+            return {}
+        self.files_dir.mkdir(parents=True, exist_ok=True)
+        result: dict[str, Path] = {}
+        async with httpx.AsyncClient(timeout=self._timeout, transport=self._transport) as http:
+            for key, ref in files.items():
+                result[key] = await self._fetch(http, key, ref)
+        return result
+
+    async def _fetch(self, http: httpx.AsyncClient, key: str, ref: FileRef) -> Path:
+        if not is_sha256(ref.sha256):
+            raise FetchError(JobFailure.INVALID_JOB, f"file {key!r}: sha256 is not 64 hex digits")
+        final = self.files_dir / ref.sha256.lower()
+        if final.is_file() and final.stat().st_size == ref.size:
+            return final  # stored only after verification, under its own hash
+        for attempt in range(2):
+            token = await self._get_token(http, refresh=attempt > 0)
+            try:
+                return await self._download(http, token, key, ref, final)
+            except _Unauthorized:
+                if attempt:
+                    raise FetchError(
+                        JobFailure.FILE_FETCH_FAILED, f"file {key!r}: the token was refused"
+                    ) from None
+        raise AssertionError("unreachable")
+
+    async def _get_token(self, http: httpx.AsyncClient, *, refresh: bool) -> str:
+        if self._token is not None and not refresh:
+            return self._token
+        url = f"{self._base_url}/oauth/token"
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": self._client_id,
+            "client_secret": self._secret,
+        }
+        try:
+            response = await http.post(url, data=form)
+        except httpx.HTTPError as exc:
+            raise FetchError(JobFailure.FILE_FETCH_FAILED, f"token request failed: {exc}") from exc
+        if response.status_code != 200:
+            raise FetchError(
+                JobFailure.FILE_FETCH_FAILED,
+                f"token request answered HTTP {response.status_code}",
+            )
+        try:
+            token = response.json()["access_token"]
+        except (ValueError, KeyError, TypeError):
+            token = None
+        if not isinstance(token, str) or not token:
+            raise FetchError(JobFailure.FILE_FETCH_FAILED, "token response has no access_token")
+        self._token = token
+        return token
+
+    async def _download(
+        self, http: httpx.AsyncClient, token: str, key: str, ref: FileRef, final: Path
+    ) -> Path:
+        url = f"{self._base_url}/api/v2/blobs/{ref.blob_id}"
+        partial = self.files_dir / f".{ref.sha256.lower()}.{secrets.token_hex(4)}.part"
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            async with http.stream("GET", url, headers={"Authorization": f"Bearer {token}"}) as r:
+                if r.status_code == 401:
+                    raise _Unauthorized
+                if r.status_code != 200:
+                    raise FetchError(
+                        JobFailure.FILE_FETCH_FAILED, f"file {key!r}: HTTP {r.status_code}"
+                    )
+                with partial.open("wb") as out:
+                    async for chunk in r.aiter_bytes(CHUNK_BYTES):
+                        size += len(chunk)
+                        if size > ref.size:
+                            raise FetchError(
+                                JobFailure.CHECKSUM_MISMATCH,
+                                f"file {key!r} is larger than its {ref.size} bytes",
+                            )
+                        digest.update(chunk)
+                        out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+            if size != ref.size:
+                raise FetchError(
+                    JobFailure.CHECKSUM_MISMATCH,
+                    f"file {key!r} has {size} bytes, expected {ref.size}",
+                )
+            if digest.hexdigest() != ref.sha256.lower():
+                raise FetchError(
+                    JobFailure.CHECKSUM_MISMATCH, f"file {key!r}: sha256 {digest.hexdigest()}"
+                )
+            partial.replace(final)
+            log.info("fetched file %r (%d bytes)", key, size)
+            return final
+        except httpx.HTTPError as exc:
+            raise FetchError(JobFailure.FILE_FETCH_FAILED, f"file {key!r}: {exc}") from exc
+        finally:
+            partial.unlink(missing_ok=True)
+
+
+class _Unauthorized(Exception):
+    """The blob endpoint refused the token (it may have expired): get a new one once."""
