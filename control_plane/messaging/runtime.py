@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import secrets
 from collections.abc import Callable
 from datetime import datetime
 
 from control_plane.messaging.bridge import MqttBridge, NotConnected
+from control_plane.messaging.broker_login import broker_login
 from control_plane.messaging.dispatcher import Dispatcher
 from control_plane.messaging.embedded_broker import EmbeddedBroker
 from control_plane.messaging.node_state import NodeStates
 from control_plane.messaging.router import Router
 from control_plane.messaging.rpc import RpcClient
-from control_plane.services import nodes
 from control_plane.services.container import Services
 from control_plane.settings import Settings, broker_url, listen_address
 from shared import topics
@@ -43,8 +42,7 @@ class Messaging:
         else:
             host, port = listen_address(settings.mqtt_listen, "GOSD_MQTT_LISTEN")
             username, password = CONTROL_PLANE_USERNAME, secrets.token_urlsafe(24)
-            self._password = password
-            self.broker = EmbeddedBroker(host, port, self._authenticate)
+            self.broker = EmbeddedBroker(host, port, broker_login(password))
         self._host, self._port = host, port
         self.bridge = MqttBridge(
             host, port, username=username, password=password, on_message=self._on_message
@@ -99,8 +97,3 @@ class Messaging:
 
     async def _on_message(self, topic: str, payload: bytes) -> None:
         await self.router.on_message(topic, payload)
-
-    async def _authenticate(self, username: str, password: str) -> bool:
-        if username == CONTROL_PLANE_USERNAME:
-            return hmac.compare_digest(password.encode(), self._password.encode())
-        return await nodes.check_broker_password(username, password)
