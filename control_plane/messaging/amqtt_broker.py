@@ -12,7 +12,11 @@ Probing amqtt 0.12.1 showed (tests/integration/test_broker_acl.py keeps them shu
    refuses the password: anyone reaching the port could knock a node or the control
    plane off by its client id, or, as a node, borrow the control plane's username for
    its persistent session. Here the password is checked first and a refused CONNECT
-   changes nothing (a rewritten stored session gets its logged-in values back).
+   changes nothing (a rewritten stored session gets its logged-in values back). A
+   persistent session also stays with the user who made it: another user naming its
+   client id, even with a right password, is refused, since amqtt would hand them its
+   subscriptions and queued messages (Mosquitto does not). So the control plane should
+   use a client id nodes cannot guess, or they could squat on it first.
 3. **Wills bypass the ACL.** amqtt publishes a will to any topic; a node could have sent
    RPC requests to another node by disconnecting. A login whose will topic the ACL
    does not let that user publish to is refused, as Mosquitto refuses it.
@@ -115,10 +119,23 @@ class GuardedBroker(Broker):  # type: ignore[misc]  # amqtt is untyped
         listener_name: str,
     ) -> None:
         listener = self.listeners_config[listener_name]
-        if not await super()._authenticate(client_session, listener):
-            previous = client_session.attributes.get(_LOGIN)
-            if isinstance(previous, Login):  # a stored session CONNECT rewrote
+        # Set only when CONNECT named the client id of a stored session, which amqtt has
+        # just rewritten with this CONNECT's username, password and will.
+        previous = client_session.attributes.get(_LOGIN)
+        allowed = await super()._authenticate(client_session, listener)
+        if allowed and isinstance(previous, Login):
+            allowed = previous.username == logged_in_as(client_session)
+            if not allowed:
+                log.warning(
+                    "MQTT login of %r refused: client id %r holds a session of %r",
+                    client_session.username,
+                    client_session.client_id,
+                    previous.username,
+                )
+        if not allowed:
+            if isinstance(previous, Login):
                 previous.restore(client_session)
+                client_session.attributes[_LOGIN] = previous
             await ConnackPacket.build(0, NOT_AUTHORIZED).to_stream(writer)
             await writer.close()
             return

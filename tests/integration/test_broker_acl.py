@@ -323,3 +323,40 @@ async def test_a_node_may_leave_a_will_on_its_status(broker: RunningBroker, flee
         will=will,
     ):
         pass
+
+
+async def test_a_node_cannot_take_over_the_control_planes_persistent_session(
+    broker: RunningBroker, fleet: Fleet
+) -> None:
+    """Messages queued for an offline session never go to another user reusing its id."""
+    cp_id = "control-plane-session"
+    async with aiomqtt.Client(
+        broker.host,
+        broker.port,
+        username=CONTROL_PLANE_USERNAME,
+        password=broker.control_plane_password,
+        identifier=cp_id,
+        clean_session=False,
+    ) as cp:
+        await cp.subscribe(topics.node_filter(topics.NodeTopic.STATUS), qos=1)
+    async with client(broker, node_username(fleet.two), fleet.two_secret) as two:
+        await two.publish(topics.status(fleet.two), b"queued for the control plane", qos=1)
+
+    thief = aiomqtt.Client(
+        broker.host,
+        broker.port,
+        username=node_username(fleet.one),
+        password=fleet.one_secret,
+        identifier=cp_id,
+        clean_session=False,
+    )
+    try:
+        async with thief:
+            own = topics.rpc_send(fleet.one)
+            await thief.subscribe(own, qos=1)
+            async with control_plane(broker) as cp:
+                await cp.publish(own, b"barrier", qos=1)
+            received = await receive_until(thief, own)
+    except aiomqtt.MqttError:
+        return  # refused outright: as good
+    assert {(m.topic.value, m.payload) for m in received} == {(own, b"barrier")}
