@@ -227,6 +227,12 @@ async def test_retained_messages_reach_only_their_subscribers(
             received = await receive_until(one, own)
     assert [(m.topic.value, m.payload) for m in received] == [(own, b"barrier")]
 
+    # Whoever subscribes does get it.
+    async with control_plane(broker) as later:
+        await later.subscribe(topics.status(fleet.two), qos=1)
+        [retained] = await receive_until(later, topics.status(fleet.two))
+    assert (retained.payload, retained.retain) == (b"two, retained", True)
+
 
 @pytest.mark.parametrize("clean_session", [True, False])
 async def test_a_refused_login_leaves_the_session_of_its_client_id_alone(
