@@ -14,6 +14,8 @@ CONTROL_PLANE_USERNAME = "gosd-control-plane"
 """The broker account of the control plane; it may publish and subscribe everywhere."""
 
 _NODE_USER_PREFIX = "node-"
+_MAX_ID_DIGITS = 19
+"""Node ids fit a signed 64-bit integer; longer digit strings are no node."""
 
 
 class NodeTopic(StrEnum):
@@ -45,7 +47,11 @@ def node_username(node_id: int) -> str:
 def node_id_of_username(username: str) -> int | None:
     """The node id a username stands for, or None when it is not a node account."""
     digits = username.removeprefix(_NODE_USER_PREFIX)
-    if digits == username or not digits.isdigit() or digits != str(int(digits)):
+    # The length bound comes first: int() refuses strings of over 4300 digits with a
+    # ValueError, which a hostile topic or username must not be able to raise.
+    if digits == username or not 0 < len(digits) <= _MAX_ID_DIGITS or not digits.isdigit():
+        return None
+    if digits != str(int(digits)):
         return None
     return int(digits)
 

@@ -79,17 +79,12 @@ def _read(log: Path) -> str:
     return log.read_text(encoding="utf-8", errors="replace") if log.exists() else "(no log)"
 
 
-def write_test_config(
-    out_dir: Path, port: int, password: str, nodes: Sequence[tuple[int, str]]
-) -> tuple[Path, Path]:
-    """The generated files, plus what only tests want: ``user root`` and a log file."""
-    conf, *_ = write_mosquitto_config(
-        out_dir, listen=(HOST, port), control_plane_password=password, nodes=nodes
-    )
-    log = out_dir / "mosquitto.log"
+def _add_test_settings(conf: Path) -> Path:
+    """What only tests add to a generated config: ``user root`` and a log file."""
+    log = conf.with_name("mosquitto.log")
     with conf.open("a", encoding="utf-8") as f:
         f.write(f"# tests only\nuser root\nlog_dest file {log}\n")
-    return conf, log
+    return log
 
 
 @contextlib.asynccontextmanager
@@ -97,10 +92,21 @@ async def mosquitto(
     out_dir: Path, nodes: Sequence[tuple[int, str]]
 ) -> AsyncIterator[RunningBroker]:
     """Mosquitto on the generated config for ``nodes`` (node id, stored secret hash)."""
-    binary = require_mosquitto()
+    require_mosquitto()
     password = secrets.token_hex(16)
     port = free_port()
-    conf, log = write_test_config(out_dir, port, password, nodes)
+    conf, *_ = write_mosquitto_config(
+        out_dir, listen=(HOST, port), control_plane_password=password, nodes=nodes
+    )
+    async with mosquitto_on(conf, port, password) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def mosquitto_on(conf: Path, port: int, password: str) -> AsyncIterator[RunningBroker]:
+    """Mosquitto on a config ``gosd mqtt config`` wrote, listening on ``HOST:port``."""
+    binary = require_mosquitto()
+    log = _add_test_settings(conf)
     process = await asyncio.create_subprocess_exec(
         str(binary),
         "-c",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 
-from control_plane.messaging.embedded_broker import Authenticate
+from control_plane.messaging.amqtt_broker import Authenticate
 from control_plane.services.nodes import check_broker_password
 from shared.topics import CONTROL_PLANE_USERNAME
 

@@ -4,14 +4,17 @@ amqtt runs here in a thread of its own with its own event loop: a busy fleet the
 the broker's loop, not the API's (DESIGN §10). Passwords are checked by a coroutine of
 the *caller's* loop (it queries the database there); the broker thread hands each check
 over with ``run_coroutine_threadsafe`` and waits for it without blocking its own loop.
-Topic access follows ``acl.py``, the same rules the Mosquitto ACL file is generated from.
+Topic access follows ``acl.py``, the same rules the Mosquitto ACL file is generated from;
+``amqtt_broker.py`` holds the plugins and the fixes amqtt needed to be trusted with them.
 
 What amqtt 0.12 does with a denial (there is no way to report one in MQTT 3.1.1):
 
 - refused CONNECT: CONNACK "not authorised" (return code 5), then the socket is closed;
 - denied PUBLISH: acknowledged as usual (PUBACK for QoS 1) and dropped, logged at INFO;
-- denied SUBSCRIBE: the SUBACK carries 0x80 (failure) for that filter;
-- delivery: checked again per subscriber (``Action.RECEIVE``) before a message goes out.
+- denied SUBSCRIBE: the SUBACK carries 0x80 (failure) for that filter (Mosquitto grants
+  it and then delivers nothing the ACL withholds);
+- delivery: checked again per subscriber (``Action.RECEIVE``) before a message goes out;
+- a will on a topic its user may not publish to: the login is refused.
 """
 
 from __future__ import annotations
@@ -24,22 +27,19 @@ import errno
 import logging
 import os
 import threading
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from amqtt.broker import Broker  # type: ignore[import-untyped]
-from amqtt.contexts import Action  # type: ignore[import-untyped]
 from amqtt.errors import BrokerError as AmqttBrokerError  # type: ignore[import-untyped]
-from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin  # type: ignore[import-untyped]
-from amqtt.session import Session  # type: ignore[import-untyped]
 
-from control_plane.messaging.acl import may_publish, may_subscribe
+from control_plane.messaging.amqtt_broker import (
+    Authenticate,
+    GuardedBroker,
+    PasswordCheck,
+    TopicAcl,
+)
 
 log = logging.getLogger(__name__)
-
-Authenticate = Callable[[str, str], Awaitable[bool]]
-"""``(username, password) -> allowed``, a coroutine function of the caller's loop."""
 
 AUTH_TIMEOUT_S = 10.0
 """How long a connecting client waits for its password check before it is refused."""
@@ -139,7 +139,7 @@ class EmbeddedBroker:
             finally:
                 future.cancel()
 
-        broker = Broker(_config(self._host, self._port, check))
+        broker = GuardedBroker(_config(self._host, self._port, check))
         try:
             await broker.start()
         except AmqttBrokerError as exc:
@@ -174,8 +174,8 @@ def _config(host: str, port: int, check: Authenticate) -> dict[str, Any]:
     return {
         "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
         "plugins": {
-            f"{__name__}.{PasswordCheck.__name__}": {"check": check},
-            f"{__name__}.{TopicAcl.__name__}": {},
+            f"{PasswordCheck.__module__}.{PasswordCheck.__name__}": {"check": check},
+            f"{TopicAcl.__module__}.{TopicAcl.__name__}": {},
         },
     }
 
@@ -186,55 +186,3 @@ def _bound_address(broker: Broker, host: str) -> tuple[str, int]:
     for sock in sockets:
         return host, int(sock.getsockname()[1])
     raise BrokerError("the embedded MQTT broker started without a listening socket")
-
-
-class PasswordCheck(BaseAuthPlugin):  # type: ignore[misc]  # amqtt is untyped
-    """amqtt plugin: a client needs a username and the password the caller accepts.
-
-    A client without a username is refused (amqtt would otherwise ignore this plugin's
-    answer for it); so is every client while the check fails or times out.
-    """
-
-    @dataclass
-    class Config:
-        check: Any = None
-        """The ``Authenticate`` coroutine function (typed loosely for amqtt's dacite)."""
-
-    async def authenticate(self, *, session: Session) -> bool:
-        username, password = session.username, session.password
-        if not username:
-            return False
-        check: Authenticate = self.config.check
-        try:
-            return bool(await check(username, password or ""))
-        except TimeoutError:
-            log.warning("MQTT login of %r refused: the password check timed out", username)
-        except Exception:  # a failing check refuses the client, never the broker
-            log.exception("MQTT login of %r refused: the password check failed", username)
-        return False
-
-
-class TopicAcl(BaseTopicPlugin):  # type: ignore[misc]  # amqtt is untyped
-    """amqtt plugin: publish, subscribe and delivery follow ``acl.py``."""
-
-    @dataclass
-    class Config:
-        pass
-
-    async def topic_filtering(
-        self,
-        *,
-        session: Session | None = None,
-        topic: str | None = None,
-        action: Action | None = None,
-    ) -> bool:
-        username = session.username if session is not None else None
-        if not username or topic is None:
-            return False
-        if action == Action.PUBLISH:
-            return may_publish(username, topic)
-        # SUBSCRIBE gets a filter, RECEIVE the topic of a message about to be delivered:
-        # a node's allowed filters are plain topics, so one rule answers both.
-        if action in (Action.SUBSCRIBE, Action.RECEIVE):
-            return may_subscribe(username, topic)
-        return False

@@ -4,7 +4,7 @@ Three files: ``mosquitto.conf`` (one listener, no anonymous clients), ``passwd``
 ``acl``. Node lines of ``passwd`` are the stored ``$7$`` hashes verbatim (services/hashing
 stores node secrets in Mosquitto's own format for this); the control plane's account is
 hashed with the same function. ``acl`` grants each node exactly what ``acl.py`` allows,
-spelled from the same topic lists. Run the file again after adding, removing or
+spelled from the same topic lists. Run the command again after adding, removing or
 rotating a node and send Mosquitto SIGHUP to reload ``passwd`` and ``acl``.
 
 Run as root, Mosquitto drops to user ``mosquitto``, which cannot read the 0600 files

@@ -208,3 +208,161 @@ async def test_the_control_plane_may_publish_and_subscribe_everything(
             await cp.publish(topic, b"from the control plane", qos=1)
         received = await receive_until(cp, sent[-1])
     assert [m.topic.value for m in received] == [topics.msg(fleet.one, "position"), *sent]
+
+
+async def test_retained_messages_reach_only_their_subscribers(
+    broker: RunningBroker, fleet: Fleet
+) -> None:
+    """amqtt 0.12 sent a connecting client the retained messages of everyone's filters."""
+    async with control_plane(broker) as cp:
+        await cp.subscribe(topics.node_filter(topics.NodeTopic.STATUS), qos=1)
+        async with client(broker, node_username(fleet.two), fleet.two_secret) as two:
+            await two.publish(topics.status(fleet.two), b"two, retained", qos=1, retain=True)
+        await receive_until(cp, topics.status(fleet.two))  # it is stored by now
+
+        async with client(broker, node_username(fleet.one), fleet.one_secret) as one:
+            own = topics.rpc_send(fleet.one)
+            await one.subscribe(own, qos=1)
+            await cp.publish(own, b"barrier", qos=1)
+            received = await receive_until(one, own)
+    assert [(m.topic.value, m.payload) for m in received] == [(own, b"barrier")]
+
+    # Whoever subscribes does get it.
+    async with control_plane(broker) as later:
+        await later.subscribe(topics.status(fleet.two), qos=1)
+        [retained] = await receive_until(later, topics.status(fleet.two))
+    assert (retained.payload, retained.retain) == (b"two, retained", True)
+
+
+@pytest.mark.parametrize("clean_session", [True, False])
+async def test_a_refused_login_leaves_the_session_of_its_client_id_alone(
+    broker: RunningBroker, fleet: Fleet, clean_session: bool
+) -> None:
+    """amqtt 0.12 took over (or rewrote) the session before it checked the password."""
+    own = topics.rpc_send(fleet.one)
+    victim = aiomqtt.Client(
+        broker.host,
+        broker.port,
+        username=node_username(fleet.one),
+        password=fleet.one_secret,
+        identifier="victim",
+        clean_session=False,
+    )
+    async with control_plane(broker) as cp, victim:
+        await victim.subscribe(own, qos=1)
+        with pytest.raises(aiomqtt.MqttError):
+            async with aiomqtt.Client(
+                broker.host,
+                broker.port,
+                username=CONTROL_PLANE_USERNAME,
+                password="wrong",
+                identifier="victim",
+                clean_session=clean_session,
+            ):
+                pass
+        # Still the victim's: subscribed, and not promoted to the claimed username.
+        await victim.subscribe(topics.rpc_send(fleet.two), qos=1)
+        await cp.publish(topics.rpc_send(fleet.two), b"for node two", qos=1)
+        await cp.publish(own, b"barrier", qos=1)
+        received = await receive_until(victim, own)
+    assert {(m.topic.value, m.payload) for m in received} == {(own, b"barrier")}
+
+
+def _mqtt_string(data: bytes) -> bytes:
+    return len(data).to_bytes(2, "big") + data
+
+
+def _connect_with_will(client_id: str, username: str, password: str, will: str) -> bytes:
+    """An MQTT 3.1.1 CONNECT with a QoS 1 will, by hand: aiomqtt cannot drop a
+    connection without DISCONNECT, which is what makes a broker send the will."""
+    flags = 0x80 | 0x40 | 0x08 | 0x04 | 0x02  # username, password, will QoS 1, will, clean
+    body = _mqtt_string(b"MQTT") + bytes([4, flags]) + (60).to_bytes(2, "big")
+    body += b"".join(
+        _mqtt_string(field.encode())
+        for field in (client_id, will, '{"method": "emergency_stop"}', username, password)
+    )
+    length, remaining = bytearray(), len(body)
+    while True:  # the variable-length "remaining length" of the fixed header
+        remaining, digit = divmod(remaining, 128)
+        length.append(digit | (0x80 if remaining else 0))
+        if not remaining:
+            return bytes([0x10]) + bytes(length) + body
+
+
+async def test_a_will_on_a_foreign_topic_never_arrives(broker: RunningBroker, fleet: Fleet) -> None:
+    """A will is a publish: amqtt 0.12 sent it anywhere (we refuse such a login now);
+    Mosquitto accepts the login and withholds the will when it fires."""
+    forged_topic = topics.rpc_send(fleet.two)
+    async with control_plane(broker) as cp:
+        await cp.subscribe("#", qos=1)
+        reader, writer = await asyncio.open_connection(broker.host, broker.port)
+        writer.write(
+            _connect_with_will("evil", node_username(fleet.one), fleet.one_secret, forged_topic)
+        )
+        async with asyncio.timeout(RECEIVE_TIMEOUT_S):
+            connack = await reader.read(4)
+        writer.transport.abort()  # no DISCONNECT: the will is due
+        assert connack[:2] == b"\x20\x02"
+        # Connecting with the same client id returns only once the broker is done with the
+        # dropped connection, will included; then a message of node 1 is the barrier.
+        async with aiomqtt.Client(
+            broker.host,
+            broker.port,
+            username=node_username(fleet.one),
+            password=fleet.one_secret,
+            identifier="evil",
+        ) as one:
+            await one.publish(topics.status(fleet.one), b"barrier", qos=1)
+            received = await receive_until(cp, topics.status(fleet.one))
+    assert [(m.topic.value, m.payload) for m in received] == [
+        (topics.status(fleet.one), b"barrier")
+    ]
+
+
+async def test_a_node_may_leave_a_will_on_its_status(broker: RunningBroker, fleet: Fleet) -> None:
+    will = aiomqtt.Will(topics.status(fleet.one), b'{"code": 2}', qos=1, retain=True)
+    async with aiomqtt.Client(
+        broker.host,
+        broker.port,
+        username=node_username(fleet.one),
+        password=fleet.one_secret,
+        will=will,
+    ):
+        pass
+
+
+async def test_a_node_cannot_take_over_the_control_planes_persistent_session(
+    broker: RunningBroker, fleet: Fleet
+) -> None:
+    """Messages queued for an offline session never go to another user reusing its id."""
+    cp_id = "control-plane-session"
+    async with aiomqtt.Client(
+        broker.host,
+        broker.port,
+        username=CONTROL_PLANE_USERNAME,
+        password=broker.control_plane_password,
+        identifier=cp_id,
+        clean_session=False,
+    ) as cp:
+        await cp.subscribe(topics.node_filter(topics.NodeTopic.STATUS), qos=1)
+    async with client(broker, node_username(fleet.two), fleet.two_secret) as two:
+        await two.publish(topics.status(fleet.two), b"queued for the control plane", qos=1)
+
+    thief = aiomqtt.Client(
+        broker.host,
+        broker.port,
+        username=node_username(fleet.one),
+        password=fleet.one_secret,
+        identifier=cp_id,
+        clean_session=False,
+    )
+    try:
+        async with thief:
+            own = topics.rpc_send(fleet.one)
+            await thief.subscribe(own, qos=1)
+            async with control_plane(broker) as cp:
+                await cp.publish(own, b"barrier", qos=1)
+            received = await receive_until(thief, own)
+    except aiomqtt.MqttError:
+        return  # refused outright: as good
+    assert {(m.topic.value, m.payload) for m in received} == {(own, b"barrier")}

@@ -49,6 +49,7 @@ def test_a_node_publishes_its_own_topics(topic: str) -> None:
         "/nodes/1/status",
         "nodes/-1/status",
         "nodes/ 1/status",
+        "nodes/" + "1" * 5000 + "/status",  # int() would raise on so many digits
         "",
     ],
 )
@@ -98,7 +99,17 @@ def test_the_control_plane_may_do_everything(topic: str) -> None:
 
 @pytest.mark.parametrize(
     "username",
-    ["", "anonymous", "node-", "node-01", "node-x", "Node-1", "node-1 ", "gosd-control-plane2"],
+    [
+        "",
+        "anonymous",
+        "node-",
+        "node-01",
+        "node-x",
+        "Node-1",
+        "node-1 ",
+        "node-" + "1" * 5000,
+        "gosd-control-plane2",
+    ],
 )
 def test_anyone_else_gets_nothing(username: str) -> None:
     for topic in (topics.status(1), topics.rpc_send(1), topics.events_ack(1), "#"):
