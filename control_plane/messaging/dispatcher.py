@@ -17,6 +17,7 @@ from control_plane.errors import NodeUnreachable
 from control_plane.messaging.bridge import MqttBridge, NotConnected
 from control_plane.messaging.node_state import NodeStates
 from control_plane.messaging.rpc import RpcClient, RpcFailed, RpcTimeout
+from control_plane.messaging.tasks import cancel_all
 from control_plane.services.container import Services
 from control_plane.services.jobs import JobOut
 from control_plane.services.principal import Principal
@@ -106,9 +107,7 @@ class Dispatcher:
                 self.kick(node_id)
 
     async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_all(self._tasks)
 
     # -- user actions --------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from control_plane.messaging.embedded_broker import EmbeddedBroker
 from control_plane.messaging.node_state import NodeStates
 from control_plane.messaging.router import Router
 from control_plane.messaging.rpc import RpcClient
+from control_plane.messaging.tasks import cancel_all
 from control_plane.services.container import Services
 from control_plane.settings import Settings, broker_url, listen_address
 from shared import topics
@@ -77,11 +78,7 @@ class Messaging:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_all(self._tasks)
         await self.dispatcher.close()
         if self.broker is not None:
             await self.broker.stop()
