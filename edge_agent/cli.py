@@ -39,8 +39,17 @@ def _parser() -> argparse.ArgumentParser:
 async def _run(supervisor: Supervisor) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():  # a second signal: show what holds the stop up
+            for task in asyncio.all_tasks():
+                log.warning("still running: %r", task)
+                for frame in task.get_stack():
+                    log.warning("  at %s:%d", frame.f_code.co_filename, frame.f_lineno)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     try:
         await supervisor.run(stop)
     finally:

@@ -41,6 +41,20 @@ _BAD_CREDENTIALS = frozenset({4, 5, 134, 135})
 """CONNACK codes (3.1.1 and 5) for bad username/password and not authorised."""
 
 
+def _reraise_swallowed_cancel() -> None:
+    """Re-raise a cancellation that ``asyncio.wait_for`` (inside aiomqtt) swallowed.
+
+    On Python 3.11, ``wait_for`` returns the result instead of raising
+    ``CancelledError`` when the awaited future completes in the same loop iteration as
+    the cancel (fixed in 3.12). The task then carries on, "cancelling" but never
+    cancelled, and a clean stop hangs. A pending cancel request shows in
+    ``Task.cancelling()``: honour it.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class LinkDown(Exception):
     """Publishing while the link is not connected."""
 
@@ -148,11 +162,16 @@ class Link:
         client = self._client
         if client is None or not self.connected.is_set():
             raise LinkDown("not connected to the broker")
-        if qos == 0:
-            await client.publish(topic, payload, qos=0, retain=retain, timeout=timeout_s)
-            return
-        async with self._qos1:
-            await client.publish(topic, payload, qos=qos, retain=retain, timeout=timeout_s)
+        try:
+            if qos == 0:
+                await client.publish(topic, payload, qos=0, retain=retain, timeout=timeout_s)
+            else:
+                async with self._qos1:
+                    await client.publish(topic, payload, qos=qos, retain=retain, timeout=timeout_s)
+        except aiomqtt.MqttError:
+            _reraise_swallowed_cancel()
+            raise
+        _reraise_swallowed_cancel()
 
     def _new_client(self) -> aiomqtt.Client:
         username = topics.node_username(self.node_id)
@@ -203,6 +222,7 @@ class Link:
                     await client.subscribe(topic, qos=1)
                 birth = codec.encode(self.status(StatusCode.ONLINE))
                 await client.publish(topics.status(self.node_id), birth, qos=1, retain=True)
+                _reraise_swallowed_cancel()
                 self.connected.set()
                 self._backoff.reset()
                 log.info(
