@@ -57,6 +57,16 @@ def error_response(request_id: str | None, code: RpcErrorCode, detail: str = "")
     return RpcResponse(id=request_id, error=RpcError(code=code, message=code.message, data=data))
 
 
+def encode_response(response: RpcResponse) -> bytes:
+    """The wire form, with ``"jsonrpc": "2.0"`` that JSON-RPC requires in every response.
+
+    ``RpcResponse`` is ``omit_defaults``, which drops ``jsonrpc`` (its default) too.
+    """
+    body = msgspec.to_builtins(response)
+    body["jsonrpc"] = "2.0"
+    return codec.encode(body)
+
+
 class RpcServer:
     """Serves ``methods`` to the control plane, executing each request id at most once."""
 
@@ -154,7 +164,7 @@ class RpcServer:
 
     async def _send(self, response: RpcResponse) -> None:
         try:
-            await self._link.publish(topics.rpc_recv(self._link.node_id), codec.encode(response))
+            await self._link.publish(topics.rpc_recv(self._link.node_id), encode_response(response))
         except (LinkDown, aiomqtt.MqttError) as exc:
             # The sender retries; the cached response answers the retry.
             log.info("response to %s not sent: %s", response.id, exc)
