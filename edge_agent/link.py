@@ -258,9 +258,11 @@ class Link:
             )
 
     async def _say_offline(self, client: aiomqtt.Client) -> None:
-        """The clean-exit status (code 1), retained, before the (will-cancelling) disconnect."""
-        if not self.connected.is_set():
-            return
+        """The clean-exit status (code 1), retained, before the (will-cancelling) disconnect.
+
+        Sent whenever the connection is up, even before the birth was acknowledged: a
+        stop racing the birth must not leave ``online`` retained.
+        """
         offline = codec.encode(self.status(StatusCode.OFFLINE))
         with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
             await client.publish(

@@ -289,3 +289,87 @@ async def control_plane(broker: Mosquitto, node_id: int = 7) -> AsyncIterator[Co
         client.pending_calls_threshold = 100
         await client.subscribe(f"nodes/{node_id}/#", qos=1)
         yield ControlPlane(client, node_id)
+
+
+class BlobServer:
+    """A stand-in for the control plane's HTTP side: OAuth token endpoint and blobs.
+
+    It checks what the real one checks: the ``client_credentials`` form of the node, and
+    the bearer token on every blob download.
+    """
+
+    def __init__(self, client_id: str, client_secret: str) -> None:
+        import http.server
+        import secrets
+        import threading
+
+        self.blobs: dict[str, bytes] = {}
+        self.token = secrets.token_hex(32)
+        self.token_requests = 0
+        self.downloads: list[str] = []
+        self.refused = 0
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _send(self, status: int, body: bytes, kind: str = "application/json") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                from urllib.parse import parse_qs
+
+                length = int(self.headers.get("Content-Length", "0"))
+                form = parse_qs(self.rfile.read(length).decode())
+                ok = (
+                    self.path == "/gosd/oauth/token"
+                    and form.get("grant_type") == ["client_credentials"]
+                    and form.get("client_id") == [client_id]
+                    and form.get("client_secret") == [client_secret]
+                )
+                server.token_requests += 1
+                if not ok:
+                    self._send(401, b'{"error": "invalid_client"}')
+                    return
+                body = {"access_token": server.token, "token_type": "Bearer", "expires_in": 3600}
+                self._send(200, codec.encode(body))
+
+            def do_GET(self) -> None:
+                prefix = "/gosd/api/v2/blobs/"
+                if self.headers.get("Authorization") != f"Bearer {server.token}":
+                    server.refused += 1
+                    self._send(401, b'{"error": "invalid_token"}')
+                    return
+                blob_id = self.path.removeprefix(prefix)
+                if not self.path.startswith(prefix) or blob_id not in server.blobs:
+                    self._send(404, b'{"error_message": "no such blob"}')
+                    return
+                server.downloads.append(blob_id)
+                self._send(200, server.blobs[blob_id], "application/octet-stream")
+
+        self._http = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._http.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._http.server_address[1]}/gosd"
+        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+
+    def __enter__(self) -> BlobServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+        self._thread.join(5)
+
+    def add(self, blob_id: str, content: bytes) -> dict[str, Any]:
+        """Store a blob; answers its ``FileRef`` as a job carries it."""
+        import hashlib
+
+        self.blobs[blob_id] = content
+        digest = hashlib.sha256(content).hexdigest()
+        return {"blob_id": blob_id, "sha256": digest, "size": len(content), "filename": "f"}
