@@ -71,8 +71,12 @@ def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None
 
 def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
+    level = str(args.log_level).upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        print(f"gosd agent: --log-level {args.log_level!r} is not a level", file=sys.stderr)
+        return 2
     logging.basicConfig(
-        level=str(args.log_level).upper(),
+        level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )

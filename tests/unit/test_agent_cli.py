@@ -36,6 +36,7 @@ def run(tmp_path: Path, text: str | None, *extra: str) -> int:
         ('[node]\nid = 3\nsecret = "s"\n[broker]\nurl = "http://x"\n', (), "broker.url"),
         (GOOD.replace("mqtt://127.0.0.1:9", "mqtt://h:99999"), (), "bad port"),
         (GOOD + "[agent]\ntelemetry_hz = 0\n", (), "telemetry_hz"),
+        (GOOD, ("--log-level", "LOUD"), "not a level"),
     ],
 )
 def test_config_errors_exit_2_with_a_clear_message(
