@@ -121,9 +121,11 @@ class Executor:
 
     async def emergency_stop(self, params: Mapping[str, Any]) -> dict[str, Any]:
         async with self._lock:
-            await self._driver.emergency_stop()
-            if self.busy:
-                await self._abort_job(JobFailure.EMERGENCY_STOP, None)
+            try:
+                await self._driver.emergency_stop()
+            finally:  # even when the driver fails, no job goes on
+                if self.busy:
+                    await self._abort_job(JobFailure.EMERGENCY_STOP, None)
         return {}
 
     async def _abort_job(self, reason: JobFailure, action: str | None) -> None:

@@ -219,7 +219,9 @@ class Link:
             self._client = client
             try:
                 for topic in self._queues:
-                    await client.subscribe(topic, qos=1)
+                    granted = await client.subscribe(topic, qos=1)
+                    if any(getattr(g, "value", g) >= 0x80 for g in granted):
+                        log.error("the broker refused the subscription to %s", topic)
                 birth = codec.encode(self.status(StatusCode.ONLINE))
                 await client.publish(topics.status(self.node_id), birth, qos=1, retain=True)
                 _reraise_swallowed_cancel()

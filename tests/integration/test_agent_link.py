@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -124,3 +126,25 @@ async def test_telemetry_and_network_quality_are_published(
     assert 0 <= battery["remain"] <= 100
     assert network["loss"] == 0.0
     assert 0 < network["delay"] < 1000
+
+
+async def test_a_second_agent_on_the_same_data_dir_refuses_to_start(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    config = make_config(tmp_path, broker.url, keepalive_s=KEEPALIVE_S)
+    with run_agent(config):
+        async with control_plane(broker) as cp:
+            await cp.wait(topics.status(7), online)
+        second = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gosd",
+            "agent",
+            "--config",
+            str(config),
+            stderr=asyncio.subprocess.PIPE,
+        )
+        async with asyncio.timeout(30):
+            _, stderr = await second.communicate()
+    assert second.returncode == 2
+    assert b"another agent is running" in stderr
