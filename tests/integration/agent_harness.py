@@ -87,7 +87,9 @@ class Mosquitto:
 
 
 @contextlib.contextmanager
-def run_mosquitto(tmp: Path, port: int | None = None) -> Iterator[Mosquitto]:
+def run_mosquitto(
+    tmp: Path, port: int | None = None, *, extra_config: str = ""
+) -> Iterator[Mosquitto]:
     if not Path(MOSQUITTO).is_file() and shutil.which("mosquitto") is None:
         message = f"Mosquitto is not installed at {MOSQUITTO}"
         if IN_CI:
@@ -97,7 +99,9 @@ def run_mosquitto(tmp: Path, port: int | None = None) -> Iterator[Mosquitto]:
     tmp.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     conf = tmp / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\nuser root\n")
+    if "allow_anonymous" not in extra_config:
+        extra_config = "allow_anonymous true\n" + extra_config
+    conf.write_text(f"listener {port} 127.0.0.1\nuser root\n{extra_config}")
     log = tmp / "mosquitto.log"
     with log.open("wb") as out:
         process = subprocess.Popen([binary, "-c", str(conf)], stdout=out, stderr=out)
@@ -282,9 +286,15 @@ class ControlPlane:
 
 
 @contextlib.asynccontextmanager
-async def control_plane(broker: Mosquitto, node_id: int = 7) -> AsyncIterator[ControlPlane]:
+async def control_plane(
+    broker: Mosquitto, node_id: int = 7, *, username: str | None = None, password: str | None = None
+) -> AsyncIterator[ControlPlane]:
     async with aiomqtt.Client(
-        "127.0.0.1", broker.port, identifier=f"test-cp-{uuid.uuid4().hex[:8]}"
+        "127.0.0.1",
+        broker.port,
+        identifier=f"test-cp-{uuid.uuid4().hex[:8]}",
+        username=username,
+        password=password,
     ) as client:
         client.pending_calls_threshold = 100
         await client.subscribe(f"nodes/{node_id}/#", qos=1)
@@ -373,3 +383,23 @@ class BlobServer:
         self.blobs[blob_id] = content
         digest = hashlib.sha256(content).hexdigest()
         return {"blob_id": blob_id, "sha256": digest, "size": len(content), "filename": "f"}
+
+
+def secured_broker_config(tmp: Path, accounts: dict[str, str], node_ids: list[int]) -> str:
+    """Mosquitto settings with passwords and the node ACL of DESIGN §7."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    passwd = tmp / "passwd"
+    passwd.touch()
+    for user, password in accounts.items():
+        subprocess.run(
+            ["mosquitto_passwd", "-b", str(passwd), user, password], check=True, timeout=10
+        )
+    acl = [f"user {topics.CONTROL_PLANE_USERNAME}", "topic readwrite #", ""]
+    for node_id in node_ids:
+        acl.append(f"user {topics.node_username(node_id)}")
+        acl += [f"topic write nodes/{node_id}/{kind}" for kind in ("status", "rpc/recv")]
+        acl += [f"topic write nodes/{node_id}/{kind}" for kind in ("msg/+", "network", "events")]
+        acl += [f"topic read nodes/{node_id}/{kind}" for kind in ("rpc/send", "events/ack")]
+        acl.append("")
+    (tmp / "acl").write_text("\n".join(acl))
+    return f"allow_anonymous false\npassword_file {passwd}\nacl_file {tmp / 'acl'}\n"
