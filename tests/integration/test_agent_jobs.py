@@ -170,6 +170,19 @@ async def test_a_job_with_a_file_downloads_it_with_the_node_token(
     assert stored.read_bytes() == content
 
 
+async def test_a_refused_token_is_renewed_once(cp: ControlPlane, blobs: BlobServer) -> None:
+    first = blobs.add("44", b"first file")
+    await cp.call("job_start", job(1, {"mission": first}))
+    assert (await finish(cp, 1))[-1]["state"] == "succeeded"
+    blobs.token = "rotated-" + blobs.token  # the agent's cached token is now refused
+    second = blobs.add("45", b"second file")
+    since = len(cp.seen)
+    await cp.call("job_start", job(2, {"mission": second}))
+    events = await finish(cp, 2, since)
+    assert events[-1]["state"] == "succeeded", events[-1]
+    assert (blobs.token_requests, blobs.refused, blobs.downloads) == (2, 1, ["44", "45"])
+
+
 async def test_a_checksum_mismatch_fails_the_job(cp: ControlPlane, blobs: BlobServer) -> None:
     ref = blobs.add("42", b"the real bytes")
     blobs.blobs["42"] = b"the evil bytes"  # same size, other content

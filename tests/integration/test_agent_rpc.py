@@ -151,6 +151,7 @@ async def test_malformed_requests_are_dropped_and_the_agent_keeps_serving(
     assert all(r.get("id") is not None for r in cp.all(topics.rpc_recv(7), since))
     assert agent.process is not None and agent.process.poll() is None
     assert "malformed RPC request dropped" in agent.text()
+    assert "bad events/ack dropped" in agent.text()
 
 
 async def test_a_bad_request_with_an_id_is_answered_invalid_request(cp: ControlPlane) -> None:
