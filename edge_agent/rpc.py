@@ -160,7 +160,16 @@ class RpcServer:
         except Exception as exc:
             log.exception("RPC %s failed", request.method)
             return error_response(request.id, RpcErrorCode.INTERNAL_ERROR, type(exc).__name__)
-        return RpcResponse(id=request.id, result={} if result is None else result)
+        try:
+            response = RpcResponse(id=request.id, result={} if result is None else result)
+            size = len(encode_response(response))
+        except (TypeError, ValueError, msgspec.EncodeError) as exc:
+            log.error("RPC %s answered something not JSON: %s", request.method, exc)
+            return error_response(request.id, RpcErrorCode.INTERNAL_ERROR, "result is not JSON")
+        if size > codec.MAX_PAYLOAD_BYTES:
+            log.error("RPC %s answered %d bytes: too large to send", request.method, size)
+            return error_response(request.id, RpcErrorCode.INTERNAL_ERROR, "result too large")
+        return response
 
     async def _send(self, response: RpcResponse) -> None:
         try:

@@ -130,3 +130,16 @@ def test_the_network_report_of_a_window(link: FakeLink) -> None:
     assert (report.loss, report.delay) == (50.0, 20.0)
     monitor.samples.extend([None] * 4)
     assert (monitor.report().loss, monitor.report().delay) == (100.0, 3000.0)
+
+
+async def test_history_fits_in_one_message(link: FakeLink) -> None:
+    from shared import codec
+
+    clock = Clock()
+    telemetry = Telemetry(link, FakeDriver({}), clock=clock, wall_clock=clock)  # type: ignore[arg-type]
+    for i in range(1024):
+        telemetry.record(TelemetrySample("blob", {"i": i, "pad": "x" * 400}))
+    samples = telemetry.history({"topic": "blob", "time": 3600})
+    assert 100 < len(samples) < 1024
+    assert samples[-1]["value"]["i"] == 1023  # the newest are kept
+    assert len(codec.encode(samples)) < codec.MAX_PAYLOAD_BYTES
