@@ -226,13 +226,14 @@ async def test_unacked_events_are_published_again_until_acked(cp: ControlPlane) 
 
 
 @pytest.mark.parametrize("settings", [{"steps": 100, "step_s": 0.1}])
-async def test_a_killed_agent_reports_its_job_failed_and_replays_events_on_restart(
-    cp: ControlPlane, agent: AgentProcess
+@pytest.mark.parametrize(("sig", "status_code"), [(signal.SIGKILL, 2), (signal.SIGTERM, 1)])
+async def test_a_stopped_agent_reports_its_job_failed_and_replays_events_on_restart(
+    cp: ControlPlane, agent: AgentProcess, sig: signal.Signals, status_code: int
 ) -> None:
     await cp.call("job_start", job())
     before = await cp.wait(EVENTS, lambda e: e["state"] == "running" and "progress" in e)
-    agent.stop(signal.SIGKILL)
-    await cp.wait(topics.status(7), lambda s: s["code"] == 2)
+    agent.stop(sig)
+    await cp.wait(topics.status(7), lambda s: s["code"] == status_code)
     since = len(cp.seen)
     agent.start()
     await cp.wait(topics.status(7), lambda s: s["code"] == 0, since=since)

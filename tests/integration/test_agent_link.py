@@ -148,3 +148,12 @@ async def test_a_second_agent_on_the_same_data_dir_refuses_to_start(
             _, stderr = await second.communicate()
     assert second.returncode == 2
     assert b"another agent is running" in stderr
+
+
+async def test_a_stop_while_the_broker_is_away_is_quick_and_clean(tmp_path: Path) -> None:
+    config = make_config(tmp_path, f"mqtt://127.0.0.1:{free_port()}", keepalive_s=KEEPALIVE_S)
+    with run_agent(config) as agent:
+        agent.wait_log("reconnecting in")
+        started = time.monotonic()
+        assert agent.stop(signal.SIGTERM) == 0
+        assert time.monotonic() - started < 5
