@@ -168,6 +168,15 @@ async def test_a_job_with_a_file_downloads_it_with_the_node_token(
     assert blobs.token_requests == 1
     stored = tmp_path / "agent-data" / "files" / ref["sha256"]
     assert stored.read_bytes() == content
+    # Another job with the same file uses the stored copy; a damaged copy is fetched again.
+    await cp.call("job_start", job(2, {"mission": ref}))
+    assert (await finish(cp, 2))[-1]["state"] == "succeeded"
+    assert blobs.downloads == ["41"]
+    stored.write_bytes(b"X" * len(content))
+    await cp.call("job_start", job(3, {"mission": ref}))
+    assert (await finish(cp, 3))[-1]["state"] == "succeeded"
+    assert blobs.downloads == ["41", "41"]
+    assert stored.read_bytes() == content
 
 
 async def test_a_refused_token_is_renewed_once(cp: ControlPlane, blobs: BlobServer) -> None:
