@@ -157,3 +157,32 @@ async def test_a_stop_while_the_broker_is_away_is_quick_and_clean(tmp_path: Path
         started = time.monotonic()
         assert agent.stop(signal.SIGTERM) == 0
         assert time.monotonic() - started < 5
+
+
+@pytest.mark.slow
+async def test_a_frozen_agent_is_declared_lost_by_keepalive_and_recovers(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    """SIGSTOP keeps the socket open: only the keep-alive can tell the broker."""
+    config = make_config(tmp_path, broker.url, keepalive_s=KEEPALIVE_S)
+    with run_agent(config) as agent:
+        assert agent.process is not None
+        async with control_plane(broker) as cp:
+            await cp.wait(topics.status(7), online)
+            since = len(cp.seen)
+            agent.process.send_signal(signal.SIGSTOP)
+            try:
+                frozen_at = time.monotonic()
+                await cp.wait(
+                    topics.status(7),
+                    lambda s: s["code"] == 2,
+                    since=since,
+                    timeout_s=4 * KEEPALIVE_S,
+                )
+                # Mosquitto checks keep-alives on a whole-second clock, in its main
+                # loop: allow it two seconds beyond the 1.5 periods.
+                assert time.monotonic() - frozen_at <= 1.5 * KEEPALIVE_S + 2.5
+            finally:
+                agent.process.send_signal(signal.SIGCONT)
+            since = len(cp.seen)
+            await cp.wait(topics.status(7), online, since=since, timeout_s=15)
