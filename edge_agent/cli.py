@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import logging
 import signal
+import sqlite3
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import IO
 
 import msgspec
 
@@ -39,13 +42,37 @@ def _parser() -> argparse.ArgumentParser:
 async def _run(supervisor: Supervisor) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():  # a second signal: show what holds the stop up
+            for task in asyncio.all_tasks():
+                log.warning("still running: %r", task)
+                for frame in task.get_stack():
+                    log.warning("  at %s:%d", frame.f_code.co_filename, frame.f_lineno)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     try:
         await supervisor.run(stop)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+def _lock_data_dir(data_dir: Path) -> IO[bytes]:
+    """Hold an exclusive lock on the data dir for the life of the process.
+
+    Two agents of one node would fight over the outbox and kick each other off the
+    broker (same client id); the second one refuses to start instead.
+    """
+    handle = (data_dir / "agent.lock").open("wb")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ConfigError(f"another agent is running with data_dir {data_dir}") from None
+    return handle
 
 
 def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
@@ -62,8 +89,12 @@ def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None
 
 def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(list(argv))
+    level = str(args.log_level).upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        print(f"gosd agent: --log-level {args.log_level!r} is not a level", file=sys.stderr)
+        return 2
     logging.basicConfig(
-        level=str(args.log_level).upper(),
+        level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -77,15 +108,18 @@ def main(argv: Sequence[str]) -> int:
         if config.broker.keepalive_s < 1 or config.agent.telemetry_hz <= 0:
             raise ConfigError("broker.keepalive_s must be >= 1 and agent.telemetry_hz > 0")
         driver = load_driver(config.driver.kind, config.driver.settings)
-        Path(config.agent.data_dir).mkdir(parents=True, exist_ok=True)
+        data_dir = Path(config.agent.data_dir)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock = _lock_data_dir(data_dir)
+        supervisor = Supervisor(config, driver)
     except (ConfigError, DriverConfigError) as exc:
         print(f"gosd agent: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
-        print(f"gosd agent: cannot create agent.data_dir: {exc}", file=sys.stderr)
+    except (OSError, sqlite3.Error) as exc:
+        print(f"gosd agent: cannot use agent.data_dir: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_run(Supervisor(config, driver)))
+        asyncio.run(_run(supervisor))
     except Exception as exc:  # the supervisor boundary: report and exit non-zero
         refused = _find(exc, LinkAuthError)
         if refused is not None:
@@ -93,5 +127,7 @@ def main(argv: Sequence[str]) -> int:
             return 3
         log.exception("the agent failed")
         return 1
+    finally:
+        lock.close()
     log.info("stopped")
     return 0

@@ -83,7 +83,8 @@ class EventPublisher:
             if ack.stream != self._outbox.stream:
                 log.info("ack of another stream %r ignored", ack.stream[:64])
             elif dropped:
-                self._oldest_sent_at = None if not self._outbox.unacked() else self._clock()
+                pending = self._outbox.first_unacked() is not None
+                self._oldest_sent_at = self._clock() if pending else None
             if ack.replay:
                 self.request_replay()
 
@@ -100,8 +101,8 @@ class EventPublisher:
             await self._publish_due()
 
     async def _publish_due(self) -> None:
-        pending = self._outbox.unacked()
-        if not pending:
+        first = self._outbox.first_unacked()
+        if first is None:
             self._oldest_sent_at = None
             return
         now = self._clock()
@@ -109,15 +110,15 @@ class EventPublisher:
             self._resend_after_s
         )
         if self._replay or stale:
-            due = pending
+            due = self._outbox.unacked()
             self._replay = False
         else:
-            due = [e for e in pending if e.seq > self._sent_up_to]
+            due = self._outbox.unacked(after=self._sent_up_to)
         try:
             for event in due:
                 await self._link.publish(topics.events(self._link.node_id), codec.encode(event))
                 self._sent_up_to = max(self._sent_up_to, event.seq)
-                if event.seq == pending[0].seq:
+                if event.seq == first:
                     self._oldest_sent_at = self._clock()
         except (LinkDown, aiomqtt.MqttError) as exc:
             log.info("event publishing interrupted (%s): will replay", exc)

@@ -120,10 +120,13 @@ class Executor:
         raise RpcFailure(RpcErrorCode.UNKNOWN_JOB, f"job {key} is not running here")
 
     async def emergency_stop(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        async with self._lock:
+        """The vehicle first, without waiting for anything; then the job is aborted."""
+        try:
             await self._driver.emergency_stop()
-            if self.busy:
-                await self._abort_job(JobFailure.EMERGENCY_STOP, None)
+        finally:  # even when the driver fails, no job goes on
+            async with self._lock:
+                if self.busy:
+                    await self._abort_job(JobFailure.EMERGENCY_STOP, None)
         return {}
 
     async def _abort_job(self, reason: JobFailure, action: str | None) -> None:

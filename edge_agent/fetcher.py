@@ -8,6 +8,7 @@ are kept under their sha256, so a file shared by several jobs is downloaded once
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -76,8 +77,8 @@ class FileFetcher:
         if not is_sha256(ref.sha256):
             raise FetchError(JobFailure.INVALID_JOB, f"file {key!r}: sha256 is not 64 hex digits")
         final = self.files_dir / ref.sha256.lower()
-        if final.is_file() and final.stat().st_size == ref.size:
-            return final  # stored only after verification, under its own hash
+        if final.is_file() and await asyncio.to_thread(_matches, final, ref):
+            return final  # downloaded before (by another job) and still intact
         for attempt in range(2):
             token = await self._get_token(http, refresh=attempt > 0)
             try:
@@ -159,6 +160,17 @@ class FileFetcher:
             raise FetchError(JobFailure.FILE_FETCH_FAILED, f"file {key!r}: {exc}") from exc
         finally:
             partial.unlink(missing_ok=True)
+
+
+def _matches(path: Path, ref: FileRef) -> bool:
+    """Whether the file at ``path`` has the size and sha256 of ``ref`` (reads it whole)."""
+    if path.stat().st_size != ref.size:
+        return False
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest() == ref.sha256.lower()
 
 
 class _Unauthorized(Exception):

@@ -41,6 +41,20 @@ _BAD_CREDENTIALS = frozenset({4, 5, 134, 135})
 """CONNACK codes (3.1.1 and 5) for bad username/password and not authorised."""
 
 
+def _reraise_swallowed_cancel() -> None:
+    """Re-raise a cancellation that ``asyncio.wait_for`` (inside aiomqtt) swallowed.
+
+    On Python 3.11, ``wait_for`` returns the result instead of raising
+    ``CancelledError`` when the awaited future completes in the same loop iteration as
+    the cancel (fixed in 3.12). The task then carries on, "cancelling" but never
+    cancelled, and a clean stop hangs. A pending cancel request shows in
+    ``Task.cancelling()``: honour it.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class LinkDown(Exception):
     """Publishing while the link is not connected."""
 
@@ -148,11 +162,16 @@ class Link:
         client = self._client
         if client is None or not self.connected.is_set():
             raise LinkDown("not connected to the broker")
-        if qos == 0:
-            await client.publish(topic, payload, qos=0, retain=retain, timeout=timeout_s)
-            return
-        async with self._qos1:
-            await client.publish(topic, payload, qos=qos, retain=retain, timeout=timeout_s)
+        try:
+            if qos == 0:
+                await client.publish(topic, payload, qos=0, retain=retain, timeout=timeout_s)
+            else:
+                async with self._qos1:
+                    await client.publish(topic, payload, qos=qos, retain=retain, timeout=timeout_s)
+        except aiomqtt.MqttError:
+            _reraise_swallowed_cancel()
+            raise
+        _reraise_swallowed_cancel()
 
     def _new_client(self) -> aiomqtt.Client:
         username = topics.node_username(self.node_id)
@@ -200,9 +219,12 @@ class Link:
             self._client = client
             try:
                 for topic in self._queues:
-                    await client.subscribe(topic, qos=1)
+                    granted = await client.subscribe(topic, qos=1)
+                    if any(getattr(g, "value", g) >= 0x80 for g in granted):
+                        log.error("the broker refused the subscription to %s", topic)
                 birth = codec.encode(self.status(StatusCode.ONLINE))
                 await client.publish(topics.status(self.node_id), birth, qos=1, retain=True)
+                _reraise_swallowed_cancel()
                 self.connected.set()
                 self._backoff.reset()
                 log.info(
@@ -238,9 +260,11 @@ class Link:
             )
 
     async def _say_offline(self, client: aiomqtt.Client) -> None:
-        """The clean-exit status (code 1), retained, before the (will-cancelling) disconnect."""
-        if not self.connected.is_set():
-            return
+        """The clean-exit status (code 1), retained, before the (will-cancelling) disconnect.
+
+        Sent whenever the connection is up, even before the birth was acknowledged: a
+        stop racing the birth must not leave ``online`` retained.
+        """
         offline = codec.encode(self.status(StatusCode.OFFLINE))
         with contextlib.suppress(aiomqtt.MqttError, TimeoutError):
             await client.publish(

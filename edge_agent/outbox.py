@@ -129,10 +129,17 @@ class Outbox:
             listener(event)
         return event
 
-    def unacked(self) -> list[JobEvent]:
-        """Every event not acknowledged yet, in ``seq`` order."""
-        rows = self._db.execute("SELECT payload FROM events ORDER BY seq").fetchall()
+    def unacked(self, after: int = 0) -> list[JobEvent]:
+        """The events not acknowledged yet (with ``seq`` > ``after``), in ``seq`` order."""
+        rows = self._db.execute(
+            "SELECT payload FROM events WHERE seq > ? ORDER BY seq", (after,)
+        ).fetchall()
         return [codec.decode(row[0], JobEvent) for row in rows]
+
+    def first_unacked(self) -> int | None:
+        """The ``seq`` of the oldest unacknowledged event (a cheap check for the publisher)."""
+        row = self._db.execute("SELECT MIN(seq) FROM events").fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def ack(self, stream: str, seq: int) -> int:
         """Drop the events of ``stream`` up to ``seq``; answers how many went.

@@ -57,6 +57,16 @@ def error_response(request_id: str | None, code: RpcErrorCode, detail: str = "")
     return RpcResponse(id=request_id, error=RpcError(code=code, message=code.message, data=data))
 
 
+def encode_response(response: RpcResponse) -> bytes:
+    """The wire form, with ``"jsonrpc": "2.0"`` that JSON-RPC requires in every response.
+
+    ``RpcResponse`` is ``omit_defaults``, which drops ``jsonrpc`` (its default) too.
+    """
+    body = msgspec.to_builtins(response)
+    body["jsonrpc"] = "2.0"
+    return codec.encode(body)
+
+
 class RpcServer:
     """Serves ``methods`` to the control plane, executing each request id at most once."""
 
@@ -150,11 +160,20 @@ class RpcServer:
         except Exception as exc:
             log.exception("RPC %s failed", request.method)
             return error_response(request.id, RpcErrorCode.INTERNAL_ERROR, type(exc).__name__)
-        return RpcResponse(id=request.id, result={} if result is None else result)
+        try:
+            response = RpcResponse(id=request.id, result={} if result is None else result)
+            size = len(encode_response(response))
+        except (TypeError, ValueError, msgspec.EncodeError) as exc:
+            log.error("RPC %s answered something not JSON: %s", request.method, exc)
+            return error_response(request.id, RpcErrorCode.INTERNAL_ERROR, "result is not JSON")
+        if size > codec.MAX_PAYLOAD_BYTES:
+            log.error("RPC %s answered %d bytes: too large to send", request.method, size)
+            return error_response(request.id, RpcErrorCode.INTERNAL_ERROR, "result too large")
+        return response
 
     async def _send(self, response: RpcResponse) -> None:
         try:
-            await self._link.publish(topics.rpc_recv(self._link.node_id), codec.encode(response))
+            await self._link.publish(topics.rpc_recv(self._link.node_id), encode_response(response))
         except (LinkDown, aiomqtt.MqttError) as exc:
             # The sender retries; the cached response answers the retry.
             log.info("response to %s not sent: %s", response.id, exc)

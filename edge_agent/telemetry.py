@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 HISTORY_SAMPLES = 1024
 """Samples kept per telemetry name for ``history``."""
 
+HISTORY_BYTES = 200_000
+"""A ``history`` answer keeps the newest samples that fit in this many bytes: the
+response must stay under the protocol's payload limit (``codec.MAX_PAYLOAD_BYTES``)."""
+
 
 @dataclass
 class _Topic:
@@ -91,7 +95,16 @@ class Telemetry:
         if entry is None:
             return []
         since = self._wall_clock() - max(0.0, query.time)
-        return [{"time": t, "value": v} for t, v in entry.history if t >= since]
+        newest_first: list[dict[str, Any]] = []
+        budget = HISTORY_BYTES
+        for t, value in reversed(entry.history):
+            if t < since:
+                break
+            budget -= len(codec.encode(value)) + 40  # + the time and the punctuation
+            if budget < 0:
+                break
+            newest_first.append({"time": t, "value": value})
+        return newest_first[::-1]
 
     async def run(self) -> None:
         async with asyncio.TaskGroup() as tg:

@@ -65,10 +65,11 @@ class FakeDriver:
         self.prepared: dict[str, Path] = {}
         """Files of the last prepared job (tests look at them)."""
         self.emergency_stops = 0
+        self.calibrations = 0
 
     @property
     def actions(self) -> frozenset[str]:
-        return frozenset({"arm", "disarm", "takeoff", "land", "rtl", "hold", "goto"})
+        return frozenset({"arm", "disarm", "takeoff", "land", "rtl", "hold", "goto", "calibrate"})
 
     async def start(self) -> None:
         return None
@@ -130,6 +131,10 @@ class FakeDriver:
                 self.lat, self.lng = _HOME_LAT, _HOME_LNG
         elif name == "hold":
             self.mode = "HOLD"
+        elif name == "calibrate":  # a slow command: takes ``duration_s`` (default 0.5)
+            await asyncio.sleep(min(10.0, float(params.get("duration_s", 0.5))))
+            self.calibrations += 1
+            return {"calibrations": self.calibrations}
         elif name == "goto":
             try:
                 self.lat, self.lng = float(params["lat"]), float(params["lng"])

@@ -83,3 +83,14 @@ def test_a_wiped_outbox_starts_a_new_stream(tmp_path: Path) -> None:
     assert a.stream != b.stream
     a.close()
     b.close()
+
+
+def test_unacked_after_a_seq_and_the_first_unacked(tmp_path: Path) -> None:
+    outbox = Outbox(tmp_path / "o.sqlite3")
+    assert outbox.first_unacked() is None
+    for state in (JobStatus.ACCEPTED, JobStatus.PREPARING, JobStatus.RUNNING):
+        outbox.append(1, 2, state)
+    assert [e.seq for e in outbox.unacked(after=1)] == [2, 3]
+    outbox.ack(outbox.stream, 1)
+    assert outbox.first_unacked() == 2
+    outbox.close()
