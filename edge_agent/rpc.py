@@ -58,13 +58,8 @@ def error_response(request_id: str | None, code: RpcErrorCode, detail: str = "")
 
 
 def encode_response(response: RpcResponse) -> bytes:
-    """The wire form, with ``"jsonrpc": "2.0"`` that JSON-RPC requires in every response.
-
-    ``RpcResponse`` is ``omit_defaults``, which drops ``jsonrpc`` (its default) too.
-    """
-    body = msgspec.to_builtins(response)
-    body["jsonrpc"] = "2.0"
-    return codec.encode(body)
+    """The wire form (``"jsonrpc": "2.0"`` included: it is the struct's tag)."""
+    return codec.encode(response)
 
 
 class RpcServer:

@@ -8,7 +8,7 @@ Times are Unix seconds (float) unless a field says otherwise.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
@@ -65,22 +65,23 @@ class RpcError(msgspec.Struct, frozen=True, omit_defaults=True):
     data: Any = None
 
 
-class RpcRequest(msgspec.Struct, frozen=True, omit_defaults=True):
-    """``nodes/{id}/rpc/send``: JSON-RPC 2.0; ``id`` None makes a notification."""
+class RpcRequest(msgspec.Struct, frozen=True, omit_defaults=True, tag_field="jsonrpc", tag="2.0"):
+    """``nodes/{id}/rpc/send``: JSON-RPC 2.0; ``id`` None makes a notification.
+
+    ``"jsonrpc": "2.0"`` is the struct's tag: always written, and another value is refused.
+    """
 
     method: str
     params: dict[str, Any] = msgspec.field(default_factory=dict)
     id: str | None = None
-    jsonrpc: Literal["2.0"] = "2.0"
 
 
-class RpcResponse(msgspec.Struct, frozen=True, omit_defaults=True):
+class RpcResponse(msgspec.Struct, frozen=True, omit_defaults=True, tag_field="jsonrpc", tag="2.0"):
     """``nodes/{id}/rpc/recv``: exactly one of ``result`` and ``error``."""
 
     id: str | None
     result: Any = None
     error: RpcError | None = None
-    jsonrpc: Literal["2.0"] = "2.0"
 
     def __post_init__(self) -> None:
         if self.error is not None and self.result is not None:
