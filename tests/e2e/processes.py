@@ -19,7 +19,7 @@ _URL = re.compile(r"control plane at (http://\S+/gosd)")
 
 def gosd_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOSD_")}
-    env.update(GOSD_DATA_DIR=str(data_dir), GOSD_LOG_LEVEL="WARNING", **extra)
+    env.update({"GOSD_DATA_DIR": str(data_dir), "GOSD_LOG_LEVEL": "WARNING", **extra})
     return env
 
 
