@@ -31,6 +31,7 @@ from control_plane.api.live import LiveController
 from control_plane.api.nodes import NodesController, NodesV1Controller
 from control_plane.api.oauth import revoke, token
 from control_plane.api.plans import PlansController
+from control_plane.api.protocol import mqtt_contract
 from control_plane.api.users import current_user
 from control_plane.db.lifecycle import open_database
 from control_plane.messaging.runtime import Messaging
@@ -72,6 +73,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
         path=settings.base_path,
         route_handlers=[
             ok,
+            mqtt_contract,
             token,
             revoke,
             current_user,

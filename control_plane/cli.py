@@ -322,7 +322,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    logging.getLogger("tortoise").setLevel(logging.WARNING)
+    for chatty in ("tortoise", "amqtt", "transitions"):
+        # Their INFO lines narrate every connection and state change of the broker.
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         if args.command == "serve":
             serve(settings, host=args.host, port=args.port)

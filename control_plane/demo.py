@@ -18,10 +18,11 @@ from control_plane.services import accounts, agent_setup, nodes
 from control_plane.services.agent_setup import broker_url_for_agents
 from control_plane.services.nodes import NodeWrite, PointType, PointWrite
 from control_plane.services.principal import Principal
-from control_plane.settings import Settings
+from control_plane.settings import Settings, listen_address
 from shared import agent_config
 from shared.enums import NodeType
 
+DEFAULT_LISTEN = Settings().mqtt_listen
 USER, PASSWORD = "demo", "demodemo"
 CLIENT_ID, CLIENT_SECRET = "000000", "999999"
 
@@ -93,8 +94,10 @@ def run_demo(settings: Settings, *, host: str, port: int) -> int:
     """
     data_dir = Path(tempfile.mkdtemp(prefix="gosd-demo-"))
     demo_settings = settings.with_changes(data_dir=data_dir, database_url="")
-    if not settings.mqtt_url and settings.mqtt_listen == Settings().mqtt_listen:
-        demo_settings = demo_settings.with_changes(mqtt_listen=f"127.0.0.1:{free_port()}")
+    mqtt_host, mqtt_port = listen_address(settings.mqtt_listen, "GOSD_MQTT_LISTEN")
+    if not settings.mqtt_url and (mqtt_port == 0 or settings.mqtt_listen == DEFAULT_LISTEN):
+        # Agents need the real port in their configs, so pick it here.
+        demo_settings = demo_settings.with_changes(mqtt_listen=f"{mqtt_host}:{free_port()}")
     agents: list[subprocess.Popen[bytes]] = []
     try:
         node_secrets = asyncio.run(seed(demo_settings))

@@ -8,7 +8,7 @@ import socket
 import uvicorn
 
 from control_plane.app import create_app
-from control_plane.settings import Settings
+from control_plane.settings import Settings, listen_address
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -40,8 +40,29 @@ async def serve_on(settings: Settings, sock: socket.socket) -> None:
     await uvicorn.Server(config).serve(sockets=[sock])
 
 
+def check_broker_port(settings: Settings) -> None:
+    """Fail now, with the setting to change, when the embedded broker's port is taken.
+
+    The broker itself starts later, in the app's lifespan, where a failure would be a
+    traceback among uvicorn's start-up messages.
+    """
+    if settings.mqtt_url:
+        return
+    host, port = listen_address(settings.mqtt_listen, "GOSD_MQTT_LISTEN")
+    if port == 0:
+        return
+    try:
+        bind(host, port).close()
+    except OSError as exc:
+        raise OSError(
+            f"{exc} for the embedded MQTT broker: set GOSD_MQTT_LISTEN to a free host:port, "
+            "or GOSD_MQTT_URL to use a broker that runs already"
+        ) from None
+
+
 def serve(settings: Settings, *, host: str, port: int) -> None:
     """``gosd serve``: bind first so a taken port is a clear error, then serve."""
+    check_broker_port(settings)
     sock = bind(host, port)
     print(
         f"gosd: control plane at http://{host}:{sock.getsockname()[1]}{settings.base_path}",

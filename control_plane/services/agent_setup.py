@@ -5,6 +5,7 @@ from __future__ import annotations
 from control_plane.settings import Settings, broker_url
 from shared.agent_config import (
     AgentConfig,
+    AgentSection,
     BrokerSection,
     ControlPlaneSection,
     DriverSection,
@@ -36,5 +37,7 @@ def agent_config(settings: Settings, node_id: int, secret: str) -> AgentConfig:
         node=NodeSection(id=node_id, secret=secret),
         broker=BrokerSection(url=broker_url_for_agents(settings)),
         control_plane=ControlPlaneSection(url=control_plane_url_for_agents(settings)),
+        # Beside the config file, one per node: configs of several nodes may share a dir.
+        agent=AgentSection(data_dir=f"node-{node_id}-data"),
         driver=DriverSection(kind="fake"),
     )

@@ -19,7 +19,15 @@ _URL = re.compile(r"control plane at (http://\S+/gosd)")
 
 def gosd_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOSD_")}
-    env.update({"GOSD_DATA_DIR": str(data_dir), "GOSD_LOG_LEVEL": "WARNING", **extra})
+    env.update(
+        {
+            "GOSD_DATA_DIR": str(data_dir),
+            "GOSD_LOG_LEVEL": "WARNING",
+            # The embedded broker on any free port: 1883 may be another broker's.
+            "GOSD_MQTT_LISTEN": "127.0.0.1:0",
+            **extra,
+        }
+    )
     return env
 
 

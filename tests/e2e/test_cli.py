@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shared import agent_config
 from tests.e2e.processes import gosd, gosd_env, json_of, running
 
 pytestmark = pytest.mark.integration
@@ -100,6 +102,56 @@ def test_a_taken_port_is_a_clear_error(tmp_path: Path) -> None:
         port = base.split(":")[2].split("/")[0]
         taken = gosd("serve", "--port", port, env=env, check=False)
     assert taken.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in taken.stderr
+
+
+def test_a_taken_broker_port_is_a_clear_error(tmp_path: Path) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = gosd_env(tmp_path, GOSD_MQTT_LISTEN=f"127.0.0.1:{port}")
+        taken = gosd("serve", "--port", "0", env=env, check=False)
+    assert taken.returncode == 1, taken.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in taken.stderr
+    assert "GOSD_MQTT_LISTEN" in taken.stderr
+
+
+def test_agent_configs_are_written_whole_and_rotated(tmp_path: Path) -> None:
+    env = gosd_env(
+        tmp_path,
+        GOSD_MQTT_LISTEN="127.0.0.1:18830",
+        GOSD_PUBLIC_URL="http://cp.example:8000/gosd",
+    )
+    gosd("users", "add", "alice", "alicealice", env=env)
+    path = tmp_path / "agents" / "d1.toml"
+    created = json_of(
+        gosd("nodes", "add", "d1", "--type", "air", "--agent-config", str(path), "--json", env=env)
+    )
+    assert path.stat().st_mode & 0o777 == 0o600, "the file holds a secret"
+    config = agent_config.load(path, environ={})
+    assert (config.node.id, config.node.secret) == (created["id"], created["secret"])
+    assert config.broker.url == "mqtt://127.0.0.1:18830"
+    assert config.control_plane.url == "http://cp.example:8000/gosd"
+
+    rotated = json_of(
+        gosd("nodes", "secret", str(created["id"]), "--agent-config", str(path), "--json", env=env)
+    )
+    assert rotated["secret"] != created["secret"]
+    assert agent_config.load(path, environ={}).node.secret == rotated["secret"]
+    with running("serve", "--port", "0", env=env) as (base, _), httpx.Client(base_url=base) as c:
+        for secret, status in [(created["secret"], 401), (rotated["secret"], 200)]:
+            r = c.post(
+                "/oauth/token",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": f"node-{created['id']}",
+                    "client_secret": secret,
+                },
+            )
+            assert r.status_code == status, r.text
+
+    missing = gosd("nodes", "secret", "999", env=env, check=False)
+    assert missing.returncode == 1 and "no node 999" in missing.stderr
 
 
 def _upload_body(boundary: str, size: int) -> Iterator[bytes]:

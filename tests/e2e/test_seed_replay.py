@@ -6,6 +6,7 @@ a ``livestream_flv`` point and a depot), so each answer can be compared with the
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
@@ -125,9 +126,20 @@ def test_blobs_plans_and_jobs_as_the_seed(
     r = demo.get(f"/api/v2/plans/{plan['id']}/jobs/", headers=bearer)
     assert r.status_code == 200 and [j["id"] for j in r.json()] == [job["id"]]
 
-    # POST /api/v2/plans/:id/jobs/cancel (the seed's own form) cancels the active job
+    # The demo's drone agent takes the job and flies it (20 simulated seconds)
+    deadline = time.monotonic() + 20
+    while (job := demo.get(f"/api/v2/plans/{plan['id']}/jobs/1", headers=bearer).json())[
+        "status"
+    ] != "running":
+        assert time.monotonic() < deadline, f"the demo's agent never ran the job: {job}"
+        time.sleep(0.05)
+
+    # POST /api/v2/plans/:id/jobs/cancel (the seed's own form) cancels the active job,
+    # on the node: the answer comes once its agent reports the job cancelled
     r = demo.post(f"/api/v2/plans/{plan['id']}/jobs/cancel", headers=bearer)
-    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert r.status_code == 200 and r.json()["status"] == "cancelled", r.text
+    events = demo.get(f"/api/v2/plans/{plan['id']}/jobs/1/events", headers=bearer).json()
+    assert [e["state"] for e in events][-1] == "cancelled" and events[-1]["seq"] is not None
     assert demo.get(f"/api/v2/plans/{plan['id']}/running", headers=bearer).json() == {}
 
     # DELETE /api/v2/plans/:id answers the deleted plan; the blob can then go too
