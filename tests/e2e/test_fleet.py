@@ -7,6 +7,7 @@ alone) and Mosquitto on the configuration ``gosd mqtt config`` writes.
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -97,6 +98,31 @@ async def test_node_online_then_neterror_on_kill_then_offline_on_stop(fleet: Fle
     await fleet.wait_node(node_id, "online")
     assert fleet.stop_agent(node_id) == 0
     await fleet.wait_node(node_id, "offline", within=5)
+
+
+async def test_the_stream_pushes_the_nodes_status_and_telemetry(fleet: Fleet) -> None:
+    node_id, config = fleet.add_node("d1")
+    await start(fleet)
+    fleet.start_agent(node_id, config)
+    await fleet.wait_node(node_id, "online")
+    seen: list[tuple[str, Any]] = []
+    async with fleet.http.stream(
+        "GET", f"/api/v2/nodes/{node_id}/stream", headers=fleet.headers
+    ) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        kind = ""
+        async for line in response.aiter_lines():
+            if line.startswith("event:"):
+                kind = line.split(":", 1)[1].strip()
+            elif line.startswith("data:"):
+                seen.append((kind, json.loads(line.split(":", 1)[1])))
+                names = {data["name"] for kind, data in seen if kind == "msg"}
+                if {"position", "battery"} <= names and node_id in fleet.agents:
+                    fleet.stop_agent(node_id)  # a change the stream must report
+                if kind == "status" and seen[-1][1]["state"] == "offline":
+                    break
+    assert seen[0][0] == "status" and seen[0][1]["state"] == "online"
+    assert node_id not in fleet.agents, "telemetry reached the stream before the stop"
 
 
 async def test_a_job_runs_from_post_to_succeeded(fleet: Fleet) -> None:

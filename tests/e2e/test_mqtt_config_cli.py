@@ -52,7 +52,11 @@ async def test_the_generated_files_run_mosquitto_for_the_nodes(tmp_path: Path) -
 
 
 def test_the_control_plane_password_comes_from_gosd_mqtt_url(tmp_path: Path) -> None:
-    env = gosd_env(tmp_path / "data", GOSD_MQTT_URL="mqtt://gosd-control-plane:s3cret@h:1884")
+    env = gosd_env(
+        tmp_path / "data",
+        GOSD_MQTT_URL="mqtt://gosd-control-plane:s3cret@h:1884",
+        GOSD_MQTT_LISTEN="127.0.0.1:1883",
+    )
     out = tmp_path / "mosquitto"
     result = json_of(gosd("mqtt", "config", "--out", str(out), "--json", env=env))
     assert result["mqtt_url"] is None

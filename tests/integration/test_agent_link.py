@@ -179,9 +179,10 @@ async def test_a_frozen_agent_is_declared_lost_by_keepalive_and_recovers(
                     since=since,
                     timeout_s=4 * KEEPALIVE_S,
                 )
-                # Mosquitto checks keep-alives on a whole-second clock, in its main
-                # loop: allow it two seconds beyond the 1.5 periods.
-                assert time.monotonic() - frozen_at <= 1.5 * KEEPALIVE_S + 2.5
+                # Mosquitto checks keep-alives on a whole-second clock, in its main loop,
+                # which sleeps longer on an idle broker (5.9 s seen for 1.5 x 2 s on a
+                # loaded machine): bound it by three periods and the same slack.
+                assert time.monotonic() - frozen_at <= 3 * KEEPALIVE_S + 2.5
             finally:
                 agent.process.send_signal(signal.SIGCONT)
             since = len(cp.seen)
