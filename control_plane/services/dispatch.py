@@ -153,9 +153,9 @@ class DispatchService:
         rows = (
             await Job.filter(status__in=[JobStatus.QUEUED, JobStatus.DISPATCHED])
             .distinct()
-            .values_list("node_id", flat=True)
+            .values("node_id")
         )
-        return sorted({int(str(n)) for n in rows})
+        return sorted({int(row["node_id"]) for row in rows})
 
     async def record(self, node_id: int, event: WireEvent) -> Recorded:
         """Store an agent's event once, apply it to its job, and say what to acknowledge.

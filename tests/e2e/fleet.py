@@ -8,6 +8,7 @@ restart any of them mid-job. Every process is stopped by its PID at the end.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import signal
@@ -18,10 +19,12 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import aiomqtt
 import httpx
 import msgspec
 
 from shared import agent_config
+from shared.topics import CONTROL_PLANE_USERNAME
 from tests.brokers import free_port, require_mosquitto
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, DEMO_PASSWORD, DEMO_USER
 from tests.e2e.processes import gosd, gosd_env, json_of
@@ -182,6 +185,21 @@ class Fleet:
         r = await self.http.get(path, headers=self.headers)
         assert r.status_code == 200, f"GET {path}: {r.status_code} {r.text}"
         return r.json()
+
+    async def retained(self, topic: str) -> Any:
+        """The retained message of a topic, read with the control plane's account.
+
+        Only on Mosquitto: the embedded broker's account has a per-process password.
+        """
+        assert self.broker_kind == "mosquitto", "the embedded broker's password is the server's"
+        async with aiomqtt.Client(
+            HOST, self.mqtt_port, username=CONTROL_PLANE_USERNAME, password=self._cp_password
+        ) as client:
+            await client.subscribe(topic, qos=1)
+            async with asyncio.timeout(10):
+                message = await anext(aiter(client.messages))
+        assert isinstance(message.payload, bytes)
+        return json.loads(message.payload)
 
     async def node_state(self, node_id: int) -> str:
         return str((await self.get(f"/api/v2/nodes/{node_id}/status"))["state"])

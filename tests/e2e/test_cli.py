@@ -224,3 +224,22 @@ def test_the_import_rule_holds() -> None:
         cwd=Path(__file__).resolve().parents[2],
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_agent_runs_without_the_control_planes_packages(tmp_path: Path) -> None:
+    """``gosd agent`` on a node installed with the ``agent`` extra only."""
+    blocked = ["litestar", "tortoise", "asyncpg", "argon2", "uvicorn", "amqtt", "aiosqlite"]
+    config = tmp_path / "node.toml"
+    config.write_text('[node]\nid = 1\nsecret = "s"\n[driver]\nkind = "nope"\n')
+    script = (
+        "import sys\n"
+        f"sys.modules.update(dict.fromkeys({blocked!r}))\n"
+        "from gosd.__main__ import main\n"
+        f"sys.exit(main(['agent', '--config', {str(config)!r}]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    # It got as far as choosing the driver: everything before needs none of them.
+    assert result.returncode == 2, result.stderr
+    assert "nope" in result.stderr and "Traceback" not in result.stderr

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from shared import topics
 from shared.enums import JobStatus
 from tests.e2e.fleet import BrokerKind, Fleet
 
@@ -149,6 +150,8 @@ async def test_a_job_runs_from_post_to_succeeded(fleet: Fleet) -> None:
     assert states[-1] == "succeeded" and states.count("running") >= 4
     assert_gap_free(events)
     assert await fleet.get(f"/api/v2/plans/{plan_id}/running") == {}
+    if fleet.broker_kind == "mosquitto":  # readable with the control plane's account
+        assert await fleet.retained(topics.plan_running(plan_id)) == {}, "running is current"
 
 
 async def test_cancel_and_emergency_stop_reach_the_agent(fleet: Fleet) -> None:

@@ -37,16 +37,11 @@ from shared.agent_config import (
     DriverSection,
     NodeSection,
 )
+from tests.brokers import free_port
 
 MOSQUITTO = os.environ.get("GOSD_TEST_MOSQUITTO", "/usr/sbin/mosquitto")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_port(port: int, deadline_s: float, process: subprocess.Popen[bytes]) -> None:

@@ -3,50 +3,18 @@ publishing on the real embedded broker. (The SSE stream needs a real server: e2e
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiomqtt
 import pytest
 from litestar.testing import AsyncTestClient
 
-from control_plane.messaging.runtime import Messaging
 from shared import topics
 from shared.codec import encode
 from shared.messages import AgentInfo, Network, NodeStatus, Position, StatusCode
+from tests.waiting import until
 
 pytestmark = pytest.mark.integration
-
-
-async def until(probe: Any, what: str) -> Any:
-    deadline = time.monotonic() + 10
-    while not (value := await probe()):
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        await asyncio.sleep(0.02)
-    return value
-
-
-@pytest.fixture
-async def node(
-    client: AsyncTestClient[Any], auth: dict[str, str]
-) -> AsyncIterator[tuple[int, aiomqtt.Client]]:
-    r = await client.post(
-        "/gosd/api/v2/nodes/", headers=auth, json={"name": "d", "type_name": "air"}
-    )
-    node_id, secret = r.json()["id"], r.json()["secret"]
-    messaging: Messaging = client.app.state.messaging
-
-    async def connected() -> bool:
-        return messaging.bridge.connected.is_set()
-
-    await until(connected, "the bridge is connected")
-    host, port = messaging.broker_address
-    async with aiomqtt.Client(
-        host, port, username=topics.node_username(node_id), password=secret
-    ) as mqtt:
-        yield node_id, mqtt
 
 
 def status(code: StatusCode) -> bytes:

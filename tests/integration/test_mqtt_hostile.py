@@ -7,10 +7,7 @@ and dropped, leave the node's state as it was, and the control plane must go on.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiomqtt
@@ -21,6 +18,7 @@ from control_plane.messaging.runtime import Messaging
 from shared import topics
 from shared.codec import encode
 from shared.messages import AgentInfo, NodeStatus, Position, StatusCode
+from tests.waiting import until
 
 pytestmark = pytest.mark.integration
 
@@ -36,38 +34,6 @@ GARBAGE: list[bytes] = [
     b'{"a": ' * 50_000,
     b"x" * 300_000,
 ]
-
-
-async def until(probe: Any, what: str) -> Any:
-    deadline = time.monotonic() + 10
-    while True:
-        value = await probe()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting until {what}"
-        await asyncio.sleep(0.02)
-
-
-@pytest.fixture
-async def node(
-    client: AsyncTestClient[Any], auth: dict[str, str]
-) -> AsyncIterator[tuple[int, aiomqtt.Client]]:
-    r = await client.post(
-        "/gosd/api/v2/nodes/", headers=auth, json={"name": "d", "type_name": "air"}
-    )
-    assert r.status_code == 201, r.text
-    node_id, secret = r.json()["id"], r.json()["secret"]
-    messaging: Messaging = client.app.state.messaging
-    await until(lambda: _true(messaging.bridge.connected.is_set()), "the bridge is connected")
-    host, port = messaging.broker_address
-    async with aiomqtt.Client(
-        host, port, username=topics.node_username(node_id), password=secret
-    ) as mqtt:
-        yield node_id, mqtt
-
-
-async def _true(value: bool) -> bool:
-    return value
 
 
 async def test_garbage_on_every_topic_is_dropped_and_changes_nothing(

@@ -1,0 +1,38 @@
+"""Fixtures of the integration tests that talk MQTT to the in-process control plane."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiomqtt
+import pytest
+from litestar.testing import AsyncTestClient
+
+from control_plane.messaging.runtime import Messaging
+from shared import topics
+from tests.waiting import until
+
+
+@pytest.fixture
+async def node(
+    client: AsyncTestClient[Any], auth: dict[str, str]
+) -> AsyncIterator[tuple[int, aiomqtt.Client]]:
+    """A new node of the demo group, connected with its own credentials to the control
+    plane's embedded broker once the control plane's bridge is up."""
+    r = await client.post(
+        "/gosd/api/v2/nodes/", headers=auth, json={"name": "d", "type_name": "air"}
+    )
+    assert r.status_code == 201, r.text
+    node_id, secret = r.json()["id"], r.json()["secret"]
+    messaging: Messaging = client.app.state.messaging
+
+    async def connected() -> bool:
+        return messaging.bridge.connected.is_set()
+
+    await until(connected, "the bridge is connected")
+    host, port = messaging.broker_address
+    async with aiomqtt.Client(
+        host, port, username=topics.node_username(node_id), password=secret
+    ) as mqtt:
+        yield node_id, mqtt
