@@ -9,15 +9,18 @@ status) makes up for what a broker drops while the control plane is away.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiomqtt
 
+from control_plane.messaging.tasks import cancel_all
 from shared.topics import CONTROL_PLANE_FILTERS
 
 log = logging.getLogger(__name__)
@@ -56,12 +59,17 @@ class MqttBridge:
         self._keepalive_s = keepalive_s
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
+        self._closing = asyncio.Event()
         self.identifier = client_identifier()
 
     async def run(self) -> None:
-        """Connect, subscribe and deliver messages until cancelled; reconnect on loss."""
+        """Connect, subscribe and deliver messages until ``close()``; reconnect on loss.
+
+        ``close()`` ends the loop between steps rather than by cancellation: a cancel that
+        lands while aiomqtt connects leaves paho's socket open.
+        """
         backoff = _BACKOFF_MIN_S
-        while True:
+        while not self._closing.is_set():
             client = aiomqtt.Client(
                 self.host,
                 self.port,
@@ -82,8 +90,7 @@ class MqttBridge:
                     log.info("connected to the broker at %s:%s", self.host, self.port)
                     if self._on_connect is not None:
                         await self._on_connect()
-                    async for message in client.messages:
-                        await self._deliver(message)
+                    await self._read_until_closed(client)
             except aiomqtt.MqttError as exc:
                 if self.connected.is_set():
                     log.warning("lost the broker at %s:%s: %s", self.host, self.port, exc)
@@ -92,8 +99,29 @@ class MqttBridge:
             finally:
                 self._client = None
                 self.connected.clear()
-            await asyncio.sleep(backoff * (0.5 + random.random()))  # noqa: S311
+            delay = backoff * (0.5 + random.random())  # noqa: S311 - jitter, not secrecy
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), delay)
             backoff = min(backoff * 2, _BACKOFF_MAX_S)
+
+    def close(self) -> None:
+        """Ask ``run()`` to disconnect and return."""
+        self._closing.set()
+
+    async def _read_until_closed(self, client: aiomqtt.Client) -> None:
+        reader = asyncio.create_task(self._read(client))
+        closing = asyncio.create_task(self._closing.wait())
+        done: set[asyncio.Task[Any]] = set()
+        try:
+            done, _ = await asyncio.wait({reader, closing}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            await cancel_all([reader, closing])
+        if reader in done:
+            reader.result()  # the connection broke: raise its MqttError
+
+    async def _read(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            await self._deliver(message)
 
     async def publish(
         self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False

@@ -30,6 +30,8 @@ from shared.topics import CONTROL_PLANE_USERNAME
 log = logging.getLogger(__name__)
 
 SWEEP_INTERVAL_S = 1.0
+BRIDGE_CLOSE_S = 5.0
+"""How long a stopping bridge may take to finish connecting and disconnect cleanly."""
 
 
 class Messaging:
@@ -78,6 +80,8 @@ class Messaging:
         ]
 
     async def stop(self) -> None:
+        self.bridge.close()
+        await asyncio.wait(self._tasks[:1], timeout=BRIDGE_CLOSE_S)
         await cancel_all(self._tasks)
         await self.dispatcher.close()
         if self.broker is not None:
