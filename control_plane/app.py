@@ -109,6 +109,9 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
             )
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        # Logging is the process's business (gosd's CLI sets it up); Litestar's own
+        # configuration would replace the root logger's format.
+        logging_config=None,
         request_max_body_size=DEFAULT_BODY_LIMIT,
         openapi_config=OpenAPIConfig(
             title="gosd control plane",

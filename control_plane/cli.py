@@ -320,7 +320,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gosd: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        force=True,  # amqtt configures the root logger when it is imported
     )
     for chatty in ("tortoise", "amqtt", "transitions"):
         # Their INFO lines narrate every connection and state change of the broker.
