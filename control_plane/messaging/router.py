@@ -8,6 +8,7 @@ state with a message that does not follow the protocol.
 from __future__ import annotations
 
 import logging
+import time
 
 import msgspec
 
@@ -21,6 +22,8 @@ from shared.topics import NodeTopic
 
 log = logging.getLogger(__name__)
 
+WARN_EVERY_S = 10.0
+
 
 class Router:
     def __init__(self, states: NodeStates, rpc: RpcClient, dispatcher: Dispatcher) -> None:
@@ -29,6 +32,7 @@ class Router:
         self._dispatcher = dispatcher
         self.dropped = 0
         """Messages dropped as malformed since start (for tests and metrics)."""
+        self._warned: dict[int, tuple[float, int]] = {}
 
     async def on_message(self, topic: str, payload: bytes) -> None:
         parsed = topics.parse(topic)
@@ -59,4 +63,15 @@ class Router:
                 self._dispatcher.event_received(node_id, decode(payload, JobEvent))
         except ProtocolError as exc:
             self.dropped += 1
-            log.warning("dropped a malformed message on %s: %s", topic, exc)
+            self._warn(node_id, topic, exc)
+
+    def _warn(self, node_id: int, topic: str, exc: ProtocolError) -> None:
+        """One warning per node per ``WARN_EVERY_S``: a broken agent must not flood the log."""
+        now = time.monotonic()
+        last, skipped = self._warned.get(node_id, (-WARN_EVERY_S, 0))
+        if now - last < WARN_EVERY_S:
+            self._warned[node_id] = (last, skipped + 1)
+            return
+        more = f" ({skipped} more from this node since the last warning)" if skipped else ""
+        log.warning("dropped a malformed message on %s: %s%s", topic, exc, more)
+        self._warned[node_id] = (now, 0)

@@ -37,7 +37,10 @@ GARBAGE: list[bytes] = [
 
 
 async def test_garbage_on_every_topic_is_dropped_and_changes_nothing(
-    client: AsyncTestClient[Any], auth: dict[str, str], node: tuple[int, aiomqtt.Client]
+    client: AsyncTestClient[Any],
+    auth: dict[str, str],
+    node: tuple[int, aiomqtt.Client],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     node_id, mqtt = node
     messaging: Messaging = client.app.state.messaging
@@ -85,3 +88,5 @@ async def test_garbage_on_every_topic_is_dropped_and_changes_nothing(
     assert status["state"] == before_status["state"] == "online"
     assert status["agent"] == before_status["agent"]
     assert (await client.get("/gosd/api/v2/ok")).status_code == 200
+    warnings = [r for r in caplog.records if "malformed" in r.getMessage()]
+    assert len(warnings) == 1, "one warning per node and period, not one per message"
