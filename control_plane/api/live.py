@@ -9,11 +9,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get
-from litestar.params import FromPath
+from litestar.params import FromPath, Parameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from control_plane.api.auth import Caller, MessagingDep, ServicesDep
@@ -26,6 +26,12 @@ from shared.topics import NodeTopic
 
 KEEPALIVE_S = 15.0
 """An SSE comment this often keeps proxies from closing an idle stream."""
+
+
+class HistorySample(msgspec.Struct, frozen=True):
+    time: float
+    """When the agent recorded it (Unix seconds)."""
+    value: Any
 
 
 class LiveController(Controller):
@@ -59,6 +65,25 @@ class LiveController(Controller):
         if sample is None:
             raise NotFound(f"node {node_id} has sent no {name!r} message")
         return sample
+
+    @get(
+        "/nodes/{node_id:int}/msg/{name:str}/history",
+        operation_id="get_node_telemetry_history",
+        summary="Recent telemetry, from the node",
+    )
+    async def telemetry_history(
+        self,
+        principal: Caller,
+        messaging: MessagingDep,
+        node_id: FromPath[PathId],
+        name: FromPath[str],
+        seconds: Annotated[float, Parameter(query="time", gt=0, le=86_400)] = 60.0,
+    ) -> list[HistorySample]:
+        """The node's own recent ``msg/<name>`` samples (``time``: how far back, in
+        seconds), asked of its agent over MQTT (``history``); 503 when it does not answer."""
+        await nodes.check_visible(principal, node_id)
+        samples = await messaging.ask(node_id, "history", {"topic": name, "time": seconds})
+        return msgspec.convert(samples, list[HistorySample])
 
     @get("/mqtt/{topic:path}", operation_id="read_mqtt_topic", summary="MQTT read bridge")
     async def read_topic(

@@ -13,18 +13,21 @@ import logging
 import secrets
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
+from control_plane.errors import Conflict, InvalidInput, NodeUnreachable
 from control_plane.messaging.bridge import MqttBridge, NotConnected
 from control_plane.messaging.broker_login import broker_login
 from control_plane.messaging.dispatcher import Dispatcher
 from control_plane.messaging.embedded_broker import EmbeddedBroker
 from control_plane.messaging.node_state import NodeStates
 from control_plane.messaging.router import Router
-from control_plane.messaging.rpc import RpcClient
+from control_plane.messaging.rpc import RpcClient, RpcFailed, RpcTimeout
 from control_plane.messaging.tasks import cancel_all
 from control_plane.services.container import Services
 from control_plane.settings import Settings, broker_url, listen_address
 from shared import topics
+from shared.errors import RpcErrorCode
 from shared.topics import CONTROL_PLANE_USERNAME
 
 log = logging.getLogger(__name__)
@@ -86,6 +89,21 @@ class Messaging:
         await self.dispatcher.close()
         if self.broker is not None:
             await self.broker.stop()
+
+    async def ask(self, node_id: int, method: str, params: dict[str, Any]) -> Any:
+        """Call an agent method for a person; RPC failures become the API's errors."""
+        try:
+            return await self.rpc.call(
+                node_id, method, params, timeout_s=self._settings.rpc_timeout_s
+            )
+        except RpcTimeout as exc:
+            raise NodeUnreachable(f"node {node_id} did not answer {method}") from exc
+        except RpcFailed as exc:
+            if exc.code == RpcErrorCode.INVALID_PARAMS:
+                raise InvalidInput(f"node {node_id}: {exc.message}") from exc
+            raise Conflict(
+                f"node {node_id} refused {method}: {exc.message}", rpc_code=exc.code
+            ) from exc
 
     async def forget_node(self, node_id: int) -> None:
         """Clear a removed node's retained messages and its live state."""

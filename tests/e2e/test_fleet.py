@@ -27,7 +27,7 @@ TERMINAL = {s.value for s in JobStatus if s.is_terminal}
 
 @contextlib.asynccontextmanager
 async def make_fleet(tmp_path: Path, database_url: str, broker: BrokerKind) -> AsyncIterator[Fleet]:
-    fleet = Fleet(tmp_path, database_url, broker, GOSD_QUEUE_TIMEOUT_S="3")
+    fleet = Fleet(tmp_path, database_url, broker, GOSD_QUEUE_TIMEOUT_S="3", GOSD_RPC_TIMEOUT_S="2")
     try:
         yield fleet
     finally:
@@ -101,11 +101,26 @@ async def test_node_online_then_neterror_on_kill_then_offline_on_stop(fleet: Fle
     await fleet.wait_node(node_id, "offline", within=5)
 
 
-async def test_the_stream_pushes_the_nodes_status_and_telemetry(fleet: Fleet) -> None:
+async def test_telemetry_its_history_and_the_stream(fleet: Fleet) -> None:
     node_id, config = fleet.add_node("d1")
     await start(fleet)
     fleet.start_agent(node_id, config)
     await fleet.wait_node(node_id, "online")
+
+    async def position() -> Any:
+        r = await fleet.http.get(f"/api/v2/nodes/{node_id}/msg/position", headers=fleet.headers)
+        return r.json() if r.status_code == 200 else None
+
+    latest = await fleet.eventually(position, "a position arrives")
+    assert {"lat", "lng"} <= set(latest["data"])
+    history = f"/api/v2/nodes/{node_id}/msg/position/history"
+    samples = await fleet.get(history + "?time=60")
+    assert samples and all({"lat", "lng"} <= set(s["value"]) for s in samples)
+    assert [s["time"] for s in samples] == sorted(s["time"] for s in samples)
+    assert await fleet.get(f"/api/v2/nodes/{node_id}/msg/nothing/history") == []
+    for bad in ("?time=0", "?time=-5", "?time=x", "?time=1e9"):
+        r = await fleet.http.get(history + bad, headers=fleet.headers)
+        assert r.status_code == 400, (bad, r.text)
     seen: list[tuple[str, Any]] = []
     async with fleet.http.stream(
         "GET", f"/api/v2/nodes/{node_id}/stream", headers=fleet.headers
@@ -187,6 +202,8 @@ async def test_a_job_for_an_offline_node_fails_node_offline(fleet: Fleet) -> Non
     job = await run_job(fleet, plan_id)
     failed = await fleet.wait_job(plan_id, job["job_id"], ended, "the job times out", within=15)
     assert failed["status"] == "failed" and failed["error"]["code"] == "node_offline"
+    r = await fleet.http.get(f"/api/v2/nodes/{node_id}/msg/position/history", headers=fleet.headers)
+    assert r.status_code == 503 and r.json()["code"] == "node_unreachable", r.text
 
 
 @pytest.mark.parametrize(
