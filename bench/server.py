@@ -60,6 +60,10 @@ def gosd_server(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
     with tempfile.TemporaryDirectory(prefix="gosd-bench-") as tmp:
         env = {**os.environ, "GOSD_DATA_DIR": tmp, "GOSD_LOG_LEVEL": "WARNING"}
         env.update(extra_env or {})
+        if "GOSD_MQTT_URL" not in env and "GOSD_MQTT_LISTEN" not in env:
+            # The embedded broker's default, 1883, may be taken (a system Mosquitto is):
+            # the control plane would then fail to start.
+            env["GOSD_MQTT_LISTEN"] = f"127.0.0.1:{free_port()}"
         cli("users", "add", USER, PASSWORD, "--admin", env=env)
         cli("clients", "add", CLIENT, "--secret", SECRET, env=env)
         proc = subprocess.Popen(
