@@ -21,6 +21,7 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import httpx
 import msgspec
@@ -81,10 +82,26 @@ async def _wait_online(http: httpx.AsyncClient, auth: dict[str, str], node_id: i
     raise RuntimeError(f"node {node_id} never came online")
 
 
-async def _one_job(
-    http: httpx.AsyncClient, auth: dict[str, str], plan_id: int
-) -> tuple[float, float]:
-    """(created -> accepted, POST -> succeeded seen) in seconds, for one job."""
+class Timing(NamedTuple):
+    """One job's figures, in seconds."""
+
+    dispatch: float
+    """created_at -> the ``accepted`` event's received_at (control plane clock)."""
+    round_trip: float
+    """POST sent -> ``succeeded`` seen by the polling client."""
+    to_dispatched: float
+    """created_at -> the control plane's ``dispatched`` step: it picked the job up."""
+    to_agent: float
+    """``dispatched`` -> the agent stamped ``accepted`` (its clock: the same machine's)."""
+    to_stored: float
+    """The agent stamped ``accepted`` -> the control plane stored that event."""
+
+
+def _when(event: dict[str, Any], field: str) -> float:
+    return datetime.fromisoformat(event[field]).timestamp()
+
+
+async def _one_job(http: httpx.AsyncClient, auth: dict[str, str], plan_id: int) -> Timing:
     posted = time.perf_counter()
     r = await http.post(f"/api/v2/plans/{plan_id}/jobs/", headers=auth)
     r.raise_for_status()
@@ -102,9 +119,16 @@ async def _one_job(
     round_trip = time.perf_counter() - posted
     r = await http.get(f"/api/v2/plans/{plan_id}/jobs/{job['job_id']}/events", headers=auth)
     r.raise_for_status()
-    accepted = next(e for e in r.json() if e["state"] == "accepted")
-    created = datetime.fromisoformat(job["created_at"])
-    return (datetime.fromisoformat(accepted["received_at"]) - created).total_seconds(), round_trip
+    events = {e["state"]: e for e in r.json()}
+    accepted, dispatched = events["accepted"], events["dispatched"]
+    created = datetime.fromisoformat(job["created_at"]).timestamp()
+    return Timing(
+        dispatch=_when(accepted, "received_at") - created,
+        round_trip=round_trip,
+        to_dispatched=_when(dispatched, "received_at") - created,
+        to_agent=_when(accepted, "time") - _when(dispatched, "received_at"),
+        to_stored=_when(accepted, "received_at") - _when(accepted, "time"),
+    )
 
 
 async def run(*, jobs: int) -> None:
@@ -126,15 +150,14 @@ async def run(*, jobs: int) -> None:
                     r.raise_for_status()
                     plan_id = int(r.json()["id"])
                     await _one_job(http, auth, plan_id)  # warm-up, not counted
-                    dispatch: list[float] = []
-                    round_trips: list[float] = []
-                    for _ in range(jobs):
-                        latency, round_trip = await _one_job(http, auth, plan_id)
-                        dispatch.append(latency)
-                        round_trips.append(round_trip)
+                    timings = [await _one_job(http, auth, plan_id) for _ in range(jobs)]
             finally:
                 _stop(agent)
-    ms = [1000 * d for d in dispatch]
+    _report(jobs, timings)
+
+
+def _report(jobs: int, timings: list[Timing]) -> None:
+    ms = [1000 * t.dispatch for t in timings]
     print(
         f"Dispatch latency: {jobs} jobs one after another, one agent (fake driver, 1 step "
         "of 0 s), embedded broker, loopback"
@@ -143,8 +166,19 @@ async def run(*, jobs: int) -> None:
         f"  created -> accepted (control plane clocks): p50={percentile(ms, 50):.1f} ms  "
         f"p99={percentile(ms, 99):.1f} ms  max={max(ms):.1f} ms"
     )
-    rt = [1000 * t for t in round_trips]
+    rt = [1000 * t.round_trip for t in timings]
     print(
         f"  POST -> succeeded seen by the client (polled every {POLL_S * 1000:.0f} ms): "
         f"p50={percentile(rt, 50):.1f} ms  p99={percentile(rt, 99):.1f} ms  max={max(rt):.1f} ms"
     )
+    parts = (
+        ("created -> dispatched (control plane picks the job up)", "to_dispatched"),
+        ("dispatched -> accepted stamped by the agent", "to_agent"),
+        ("accepted stamped -> stored by the control plane", "to_stored"),
+    )
+    for label, name in parts:
+        values = [1000 * getattr(t, name) for t in timings]
+        print(
+            f"    {label:<56} p50={percentile(values, 50):6.1f} ms  "
+            f"p99={percentile(values, 99):6.1f} ms"
+        )
