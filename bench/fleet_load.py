@@ -69,7 +69,11 @@ class Settings:
 
 
 FULL = Settings(
-    sizes=[250, 500, 1000, 1500, 2000], window_s=20, warmup_s=3, quiet_s=5, api_requests=60
+    sizes=[250, 500, 1000, 1500, 2000, 3000, 4000],
+    window_s=20,
+    warmup_s=3,
+    quiet_s=5,
+    api_requests=60,
 )
 QUICK = Settings(sizes=[100], window_s=5, warmup_s=2, quiet_s=2, api_requests=10)
 
@@ -251,9 +255,15 @@ async def _measure_control_plane(
 
 
 async def _measure_bare(
-    root: Path, port: int, password: str, nodes: list[tuple[int, str]], settings: Settings
+    root: Path,
+    port: int,
+    password: str,
+    nodes: list[tuple[int, str]],
+    settings: Settings,
+    broker: psutil.Process,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The baseline of one size: (bare subscriber's figures, generator's figures)."""
+    """The baseline of one size: (bare subscriber's figures with the broker's CPU,
+    generator's figures)."""
     gen = await _start_fleet(root, f"bare-{len(nodes)}", port, nodes)
     sub: Child | None = None
     try:
@@ -261,8 +271,10 @@ async def _measure_bare(
         config = _write(root / "sub.json", SubscriberConfig(HOST, port, password))
         sub = await Child.start("bench.bare_subscriber", config, log=root / "sub.log")
         await sub.expect("ready", timeout_s=30)
+        broker.cpu_percent(None)
         await asyncio.sleep(settings.window_s)
-        bare = await sub.finish()
+        broker_cpu = broker.cpu_percent(None)
+        bare = {**await sub.finish(), "broker_cpu_pct": broker_cpu}
         done = await gen.finish()
     finally:
         if sub is not None:
@@ -312,10 +324,19 @@ async def _run_broker(kind: BrokerKind, settings: Settings) -> list[Result]:
                     "bench.bare_broker", db_url, str(port), password, log=root / "broker.log"
                 )
                 await bare_broker.expect("ready", timeout_s=30)
+            broker_pid = bare_broker.pid if bare_broker is not None else None
+            if mosquitto is not None:
+                broker_pid = mosquitto.pid
+            assert broker_pid is not None
             try:
                 for result in results:
                     result.bare, result.bare_gen = await _measure_bare(
-                        root, port, password, nodes[: result.size], settings
+                        root,
+                        port,
+                        password,
+                        nodes[: result.size],
+                        settings,
+                        psutil.Process(broker_pid),
                     )
                     print(f"    {kind} {result.size} nodes, bare: {_bare_figures(result)}")
             finally:
@@ -347,6 +368,7 @@ def _bare_figures(r: Result) -> str:
     return (
         f"lag p50={r.bare['p50_ms']:.1f} ms p99={r.bare['p99_ms']:.1f} ms "
         f"(n={r.bare['count']}, {r.bare['rate']:.0f} msg/s) "
+        f"broker cpu={r.bare['broker_cpu_pct']:.0f}% "
         f"gen cpu={r.bare_gen['cpu_pct']:.0f}% slip_p99={r.bare_gen['slip_p99_ms']:.1f} ms"
     )
 
@@ -355,20 +377,23 @@ def _report(kind: BrokerKind, results: list[Result], settings: Settings) -> None
     what = "embedded broker (amqtt, in the control plane)" if kind == "embedded" else "Mosquitto"
     print(
         f"  {what}: lag polled {settings.window_s:.0f} s per size; cp_cpu over "
-        f"{settings.quiet_s:.0f} s with no HTTP requests (100% = one core)"
+        f"{settings.quiet_s:.0f} s with no HTTP requests (100% = one core); bare_*: the "
+        "baseline, control plane stopped; brk_cpu: the broker's CPU during the baseline"
     )
     print(
         "    nodes  lag_p50  lag_p99  samples   cp_cpu  cp_rss  api_p99  "
-        "bare_p50 bare_p99  p99/bare  gen_cpu"
+        "bare_p50 bare_p99  p99/bare  brk_cpu  gen_cpu"
     )
     for r in results:
         bare50 = r.bare["p50_ms"] if r.bare else math.nan
         bare99 = r.bare["p99_ms"] if r.bare else math.nan
+        brk = r.bare["broker_cpu_pct"] if r.bare else math.nan
         flag = "  generator-bound?" if r.gen_bound else ""
         print(
             f"    {r.size:5d} {r.lag_p50_ms:7.1f}ms {r.lag_p99_ms:7.1f}ms {r.samples:7d} "
             f"{r.cpu_pct:7.0f}% {r.rss_mib:5.0f}MiB {r.api_p99_ms:6.1f}ms "
-            f"{bare50:7.1f}ms {bare99:7.1f}ms {r.ratio:8.1f}x {r.gen['cpu_pct']:6.0f}%{flag}"
+            f"{bare50:7.1f}ms {bare99:7.1f}ms {r.ratio:8.1f}x {brk:6.0f}% "
+            f"{r.gen['cpu_pct']:6.0f}%{flag}"
         )
     holding = [r for r in results if r.lag_p99_ms < LAG_LIMIT_MS]
     if holding:
