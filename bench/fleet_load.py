@@ -316,6 +316,7 @@ async def _run_broker(kind: BrokerKind, settings: Settings) -> list[Result]:
                         print(f"    {kind} {size} nodes: {_cp_figures(result)}", flush=True)
                         if not result.lag_p99_ms < LAG_LIMIT_MS:
                             break
+            _print_server_log(kind, list(server.log_tail))
             # The control plane has stopped: nothing consumes but the bare subscriber.
             bare_broker: Child | None = None
             if kind == "embedded":
@@ -349,6 +350,21 @@ async def _run_broker(kind: BrokerKind, settings: Settings) -> list[Result]:
 
 
 # -- report -----------------------------------------------------------------------------
+
+
+def _print_server_log(kind: BrokerKind, lines: list[str]) -> None:
+    """What the control plane complained about under load (it logs warnings and up)."""
+    # Against Mosquitto the control plane starts first (the broker's files need the
+    # nodes), so its bridge failing to connect at first is expected, not news.
+    serious = [
+        line
+        for line in lines
+        if ("WARNING" in line or "ERROR" in line) and "cannot reach the broker" not in line
+    ]
+    if serious:
+        print(f"    {kind}: the control plane logged {len(serious)} warnings/errors; last ones:")
+        for line in serious[-3:]:
+            print(f"      {line[:200]}")
 
 
 def _cp_figures(r: Result) -> str:
