@@ -56,14 +56,15 @@ async def main(config: SubscriberConfig) -> None:
         await client.subscribe(topics.node_filter(NodeTopic.MSG), qos=0)
         print(json.dumps({"ready": True}), flush=True)
         started = time.monotonic()
-        collector = asyncio.create_task(_collect(client, lags))
-        try:
-            async with asyncio.timeout(config.max_s):
-                await asyncio.to_thread(sys.stdin.read)
-        except TimeoutError:
-            pass
-        finally:
-            collector.cancel()
+        async with asyncio.TaskGroup() as tg:
+            collector = tg.create_task(_collect(client, lags))
+            try:
+                async with asyncio.timeout(config.max_s):
+                    await asyncio.to_thread(sys.stdin.read)
+            except TimeoutError:
+                pass
+            finally:
+                collector.cancel()
         elapsed = time.monotonic() - started
     print(
         json.dumps(
