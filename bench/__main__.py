@@ -1,22 +1,38 @@
-"""``python -m bench [--quick]``: print the control plane's figures."""
+"""``python -m bench [--quick] [--only NAME ...]``: print the control plane's figures."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 
-from bench import api_load, blob_transfer
+from bench import api_load, blob_transfer, dispatch_latency, fleet_load
 from bench.server import gosd_server
+
+BENCHES = ("api", "blob", "fleet", "dispatch")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="fewer requests, a 50 MiB blob")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: fewer requests, a 50 MiB blob, one small fleet, 30 jobs",
+    )
+    parser.add_argument(
+        "--only", action="append", choices=BENCHES, help="run only these (repeatable)"
+    )
     args = parser.parse_args()
-    with gosd_server() as server:
-        asyncio.run(api_load.run(server, requests=500 if args.quick else 3000))
-    with gosd_server() as server:
-        blob_transfer.run(server, megabytes=50 if args.quick else 200)
+    chosen = set(args.only or BENCHES)
+    if "api" in chosen:
+        with gosd_server() as server:
+            asyncio.run(api_load.run(server, requests=500 if args.quick else 3000))
+    if "blob" in chosen:
+        with gosd_server() as server:
+            blob_transfer.run(server, megabytes=50 if args.quick else 200)
+    if "fleet" in chosen:
+        asyncio.run(fleet_load.run(fleet_load.QUICK if args.quick else fleet_load.FULL))
+    if "dispatch" in chosen:
+        asyncio.run(dispatch_latency.run(jobs=30 if args.quick else 200))
 
 
 if __name__ == "__main__":
