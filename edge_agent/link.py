@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -195,6 +196,9 @@ class Link:
             clean_session=True,
             timeout=10.0,
             tls_params=tls,
+            # Without it an event sent right after an RPC response waits for the ACK
+            # of the first packet: ~40 ms per job step (measured by bench/dispatch).
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
 
     async def run(self) -> None:

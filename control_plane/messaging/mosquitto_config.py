@@ -70,6 +70,9 @@ def _conf_lines(listen: tuple[str, int], passwd: Path, acl: Path) -> list[str]:
         "# during bursts (DESIGN §10). Not 0 (no limit): Mosquitto 2.0.11 then disconnects",
         "# any client whose publish the ACL denies, instead of dropping the message.",
         f"max_queued_messages {MAX_QUEUED_MESSAGES}",
+        "# Forward small messages at once instead of waiting for the previous packet's",
+        "# ACK (~40 ms a hop on a job's RPC and events, measured by bench/dispatch).",
+        "set_tcp_nodelay true",
     ]
 
 
