@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 
 import uvicorn
@@ -37,6 +38,10 @@ async def serve_on(settings: Settings, sock: socket.socket) -> None:
         access_log=False,
         lifespan="on",
     )
+    # Everything imported so far lives as long as the process: leave it out of the
+    # collector's full passes, which otherwise pause the loop (65-116 ms seen at 500
+    # nodes of telemetry).
+    gc.freeze()
     await uvicorn.Server(config).serve(sockets=[sock])
 
 

@@ -49,6 +49,7 @@ class MqttBridge:
         username: str | None,
         password: str | None,
         on_message: MessageHandler,
+        tls: bool = False,
         on_connect: Callable[[], Awaitable[None]] | None = None,
         keepalive_s: int = 30,
     ) -> None:
@@ -57,6 +58,8 @@ class MqttBridge:
         self._on_message = on_message
         self._on_connect = on_connect
         self._keepalive_s = keepalive_s
+        self._tls = aiomqtt.TLSParameters() if tls else None
+        """``mqtts://``: the system's CA certificates verify the broker."""
         self._client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
         self._closing = asyncio.Event()
@@ -77,6 +80,7 @@ class MqttBridge:
                 password=self._password,
                 identifier=self.identifier,
                 keepalive=self._keepalive_s,
+                tls_params=self._tls,
                 clean_session=True,
                 max_concurrent_outgoing_calls=8,
                 max_queued_incoming_messages=100_000,

@@ -42,16 +42,23 @@ class Messaging:
         self._settings = settings
         self.states = NodeStates(clock)
         self.broker: EmbeddedBroker | None = None
+        tls = False
         if settings.mqtt_url:
             url = broker_url(settings.mqtt_url)
             host, port, username, password = url.host, url.port, url.username, url.password
+            tls = url.tls
         else:
             host, port = listen_address(settings.mqtt_listen, "GOSD_MQTT_LISTEN")
             username, password = CONTROL_PLANE_USERNAME, secrets.token_urlsafe(24)
             self.broker = EmbeddedBroker(host, port, broker_login(password))
         self._host, self._port = host, port
         self.bridge = MqttBridge(
-            host, port, username=username, password=password, on_message=self._on_message
+            host,
+            port,
+            username=username,
+            password=password,
+            tls=tls,
+            on_message=self._on_message,
         )
         self.rpc = RpcClient(self.bridge)
         self.dispatcher = Dispatcher(
@@ -115,4 +122,6 @@ class Messaging:
         self.states.forget(node_id)
 
     async def _on_message(self, topic: str, payload: bytes) -> None:
+        # The bridge is built before the router it feeds (the router needs the RPC
+        # client, which needs the bridge): this method closes the loop.
         await self.router.on_message(topic, payload)
