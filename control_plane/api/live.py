@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from control_plane.api.auth import Caller, MessagingDep, ServicesDep
@@ -77,7 +77,7 @@ class LiveController(Controller):
         messaging: MessagingDep,
         node_id: FromPath[PathId],
         name: FromPath[str],
-        seconds: Annotated[float, Parameter(query="time", gt=0, le=86_400)] = 60.0,
+        seconds: Annotated[float, QueryParameter(name="time", gt=0, le=86_400)] = 60.0,
     ) -> list[HistorySample]:
         """The node's own recent ``msg/<name>`` samples (``time``: how far back, in
         seconds), asked of its agent over MQTT (``history``); 503 when it does not answer."""
