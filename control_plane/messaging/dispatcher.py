@@ -13,7 +13,7 @@ import logging
 from collections import defaultdict
 from typing import Any
 
-from control_plane.errors import NodeUnreachable
+from control_plane.errors import Conflict, NodeUnreachable
 from control_plane.messaging.bridge import MqttBridge, NotConnected
 from control_plane.messaging.node_state import NodeStates
 from control_plane.messaging.rpc import RpcClient, RpcFailed, RpcTimeout
@@ -148,11 +148,12 @@ class Dispatcher:
                 if cancelled is not None:
                     await self._ended_job(cancelled)
                     return cancelled
+                self._forget_wait(job.id, ended)
                 return await self._services.jobs.by_pk(job.id)
             self._forget_wait(job.id, ended)
             if isinstance(exc, RpcFailed):
-                raise NodeUnreachable(
-                    f"node {job.node_id} refused {method}: {exc.message}"
+                raise Conflict(
+                    f"node {job.node_id} refused {method}: {exc.message}", rpc_code=exc.code
                 ) from exc
             raise NodeUnreachable(
                 f"node {job.node_id} did not answer {method}; the job goes on",
