@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from typing import Any, NamedTuple
 import httpx
 import msgspec
 
-from bench.server import LOGIN, USER, Server, cli, free_port, gosd_server
+from bench.server import LOGIN, USER, Server, cli, free_port, gosd_server, stop_process
 from bench.stats import percentile
 from shared import agent_config
 
@@ -58,17 +57,6 @@ def _start_agent(config: Path, log: Path) -> subprocess.Popen[bytes]:
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 async def _wait_online(http: httpx.AsyncClient, auth: dict[str, str], node_id: int) -> None:
@@ -152,7 +140,7 @@ async def run(*, jobs: int) -> None:
                     await _one_job(http, auth, plan_id)  # warm-up, not counted
                     timings = [await _one_job(http, auth, plan_id) for _ in range(jobs)]
             finally:
-                _stop(agent)
+                stop_process(agent)
     _report(jobs, timings)
 
 

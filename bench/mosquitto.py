@@ -15,7 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.server import cli
+from bench.server import cli, stop_process
 
 BINARY = Path("/usr/sbin/mosquitto")
 HOST = "127.0.0.1"
@@ -65,11 +65,5 @@ class Mosquitto:
                 time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            stop_process(self.process, within=10)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 USER, PASSWORD, CLIENT, SECRET = "bench", "benchbench", "bench", "benchsecret"
 LOGIN = {
@@ -86,12 +86,7 @@ def gosd_server(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
             drain.start()
             yield Server(match.group(1), proc.pid, env, tail)
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, signal.SIGINT, within=20)
             if drain is not None:
                 drain.join(timeout=5)  # it ends at EOF, once the server has exited
             if proc.stdout is not None:
@@ -124,3 +119,17 @@ def rss_bytes(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS in /proc status")
+
+
+def stop_process(
+    process: subprocess.Popen[Any], sig: int = signal.SIGTERM, within: float = 15
+) -> None:
+    """Signal a child by its PID and reap it; SIGKILL when it outlives ``within``."""
+    if process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -15,7 +15,6 @@ import os
 import secrets
 import signal
 import socket
-import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -25,6 +24,7 @@ import pytest
 from control_plane.messaging.broker_login import broker_login
 from control_plane.messaging.embedded_broker import EmbeddedBroker
 from control_plane.messaging.mosquitto_config import write_mosquitto_config
+from tests.support import until
 
 MOSQUITTO = Path(os.environ.get("GOSD_TEST_MOSQUITTO", "/usr/sbin/mosquitto"))
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -59,20 +59,22 @@ async def wait_until_listening(
     host: str, port: int, process: asyncio.subprocess.Process, log: Path
 ) -> None:
     """Poll until ``host:port`` accepts a connection; fail if the process dies first."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
+
+    async def listening() -> bool:
         if process.returncode is not None:
             pytest.fail(f"mosquitto exited with {process.returncode}:\n{_read(log)}")
         try:
             _, writer = await asyncio.open_connection(host, port)
         except OSError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"mosquitto did not listen on {host}:{port}:\n{_read(log)}")
-            await asyncio.sleep(0.02)
-            continue
+            return False
         writer.close()
         await writer.wait_closed()
-        return
+        return True
+
+    try:
+        await until(listening, f"mosquitto listens on {host}:{port}", START_TIMEOUT_S)
+    except AssertionError as exc:
+        pytest.fail(f"{exc}:\n{_read(log)}")
 
 
 def _read(log: Path) -> str:

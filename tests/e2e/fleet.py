@@ -28,6 +28,7 @@ from shared.topics import CONTROL_PLANE_USERNAME
 from tests.brokers import free_port, require_mosquitto
 from tests.conftest import CLIENT_ID, CLIENT_SECRET, DEMO_PASSWORD, DEMO_USER
 from tests.e2e.processes import gosd, gosd_env, json_of
+from tests.support import stop_process, until
 
 T = TypeVar("T")
 BrokerKind = Literal["embedded", "mosquitto"]
@@ -124,7 +125,9 @@ class Fleet:
         self.mosquitto = self._spawn("mosquitto", [str(binary), "-c", str(conf)], os.environ.copy())
 
     def stop_broker(self) -> None:
-        self.mosquitto = _stop(self.mosquitto, signal.SIGTERM)
+        if self.mosquitto is not None:
+            stop_process(self.mosquitto)
+            self.mosquitto = None
 
     async def start_control_plane(self) -> None:
         self.control_plane = self._spawn(
@@ -148,7 +151,9 @@ class Fleet:
             self.headers = {"Authorization": "Bearer " + r.json()["access_token"]}
 
     def stop_control_plane(self) -> None:
-        self.control_plane = _stop(self.control_plane, signal.SIGTERM)
+        if self.control_plane is not None:
+            stop_process(self.control_plane)
+            self.control_plane = None
 
     def start_agent(self, node_id: int, config: Path) -> subprocess.Popen[bytes]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GOSD_")}
@@ -164,8 +169,7 @@ class Fleet:
         agent = self.agents.pop(node_id, None)
         if agent is None:
             return None
-        _stop(agent, sig)
-        return agent.returncode
+        return stop_process(agent, sig)
 
     async def close(self) -> None:
         for node_id in list(self.agents):
@@ -205,17 +209,13 @@ class Fleet:
         return str((await self.get(f"/api/v2/nodes/{node_id}/status"))["state"])
 
     async def eventually(
-        self, probe: Callable[[], Awaitable[T | None]], what: str, within: float = 20
+        self, probe: Callable[[], Awaitable[T]], what: str, within: float = 20
     ) -> T:
-        """Poll ``probe`` until it answers something truthy; fail with the logs if not."""
-        deadline = time.monotonic() + within
-        while True:
-            value = await probe()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting until {what}\n{self.logs()}")
-            await asyncio.sleep(0.05)
+        """``until``, failing with the processes' logs: they tell why it never came."""
+        try:
+            return await until(probe, what, within)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.logs()}") from None
 
     async def wait_node(self, node_id: int, state: str, within: float = 20) -> float:
         """Wait until the node is in ``state``; answers how long it took."""
@@ -248,15 +248,3 @@ class Fleet:
             return (await self.http.get("/api/v2/ok")).status_code == 200
         except httpx.TransportError:
             return False
-
-
-def _stop(process: subprocess.Popen[bytes] | None, sig: signal.Signals) -> None:
-    if process is None or process.poll() is not None:
-        return None
-    process.send_signal(sig)
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    return None

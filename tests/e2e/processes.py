@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import IN_CI
+from tests.support import stop_process
 
 _URL = re.compile(r"control plane at (http://\S+/gosd)")
 
@@ -72,19 +74,12 @@ def running(*args: str, env: dict[str, str]) -> Iterator[tuple[str, subprocess.P
         else:
             raise AssertionError("gosd exited without serving:\n" + "".join(seen))
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, signal.SIGINT, within=20)
         if proc.stdout is not None:
             proc.stdout.close()
 
 
 def json_of(result: subprocess.CompletedProcess[str]) -> Any:
-    import json
-
     return json.loads(result.stdout)
 
 

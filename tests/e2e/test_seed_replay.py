@@ -6,13 +6,13 @@ a ``livestream_flv`` point and a depot), so each answer can be compared with the
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.e2e.processes import gosd_env, running
+from tests.support import until_sync
 
 pytestmark = pytest.mark.integration
 
@@ -127,12 +127,14 @@ def test_blobs_plans_and_jobs_as_the_seed(
     assert r.status_code == 200 and [j["id"] for j in r.json()] == [job["id"]]
 
     # The demo's drone agent takes the job and flies it (20 simulated seconds)
-    deadline = time.monotonic() + 20
-    while (job := demo.get(f"/api/v2/plans/{plan['id']}/jobs/1", headers=bearer).json())[
-        "status"
-    ] != "running":
-        assert time.monotonic() < deadline, f"the demo's agent never ran the job: {job}"
-        time.sleep(0.05)
+    until_sync(
+        lambda: (
+            demo.get(f"/api/v2/plans/{plan['id']}/jobs/1", headers=bearer).json()["status"]
+            == "running"
+        ),
+        "the demo's agent runs the job",
+        within=20,
+    )
 
     # POST /api/v2/plans/:id/jobs/cancel (the seed's own form) cancels the active job,
     # on the node: the answer comes once its agent reports the job cancelled

@@ -38,6 +38,7 @@ from shared.agent_config import (
     NodeSection,
 )
 from tests.brokers import free_port
+from tests.support import stop_process, until_sync
 
 MOSQUITTO = os.environ.get("GOSD_TEST_MOSQUITTO", "/usr/sbin/mosquitto")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -45,29 +46,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def wait_for_port(port: int, deadline_s: float, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
+    def listening() -> bool:
         if process.poll() is not None:
             raise RuntimeError(f"the process exited with {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
-            return
-        time.sleep(0.02)  # polling a port, not synchronising on the system under test
-    raise RuntimeError(f"nothing listens on port {port} after {deadline_s} s")
-
-
-def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
-    """Signal by PID and reap; SIGKILL if it does not end within 10 s."""
-    if process.poll() is None:
-        process.send_signal(sig)
         try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(1)
-            process.kill()
-            process.wait(5)
-    return process.returncode
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+        except OSError:
+            return False
+        return True
+
+    until_sync(listening, f"something listens on port {port}", deadline_s)
 
 
 @dataclass
@@ -169,10 +157,7 @@ class AgentProcess:
 
     def wait_log(self, fragment: str, timeout_s: float = 10.0) -> None:
         """Poll the agent's log (with a deadline) until ``fragment`` shows up."""
-        deadline = time.monotonic() + timeout_s
-        while fragment not in self.text():
-            assert time.monotonic() < deadline, f"{fragment!r} not logged in {timeout_s} s"
-            time.sleep(0.02)
+        until_sync(lambda: fragment in self.text(), f"the agent logs {fragment!r}", timeout_s)
 
 
 @contextlib.contextmanager

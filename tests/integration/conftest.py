@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from control_plane.messaging.runtime import Messaging
 from shared import topics
-from tests.waiting import until
+from tests.support import until
 
 
 @pytest.fixture

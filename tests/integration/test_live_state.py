@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 from shared import topics
 from shared.codec import encode
 from shared.messages import AgentInfo, Network, NodeStatus, Position, StatusCode
-from tests.waiting import until
+from tests.support import until
 
 pytestmark = pytest.mark.integration
 

@@ -18,7 +18,7 @@ from control_plane.messaging.runtime import Messaging
 from shared import topics
 from shared.codec import encode
 from shared.messages import AgentInfo, NodeStatus, Position, StatusCode
-from tests.waiting import until
+from tests.support import until
 
 pytestmark = pytest.mark.integration
 
