@@ -47,9 +47,14 @@ def node_username(node_id: int) -> str:
 def node_id_of_username(username: str) -> int | None:
     """The node id a username stands for, or None when it is not a node account."""
     digits = username.removeprefix(_NODE_USER_PREFIX)
+    return None if digits == username else _id(digits)
+
+
+def _id(digits: str) -> int | None:
+    """A canonical decimal id (no sign, no leading zero), or None."""
     # The length bound comes first: int() refuses strings of over 4300 digits with a
     # ValueError, which a hostile topic or username must not be able to raise.
-    if digits == username or not 0 < len(digits) <= _MAX_ID_DIGITS or not digits.isdigit():
+    if not 0 < len(digits) <= _MAX_ID_DIGITS or not digits.isdigit():
         return None
     if digits != str(int(digits)):
         return None
@@ -118,7 +123,7 @@ def parse(topic: str) -> ParsedTopic | None:
     parts = topic.split("/")
     if len(parts) < 3 or parts[0] != "nodes":
         return None
-    node_id = node_id_of_username(_NODE_USER_PREFIX + parts[1])
+    node_id = _id(parts[1])
     if node_id is None:
         return None
     rest = parts[2:]
@@ -136,4 +141,4 @@ def parse_plan_running(topic: str) -> int | None:
     parts = topic.split("/")
     if len(parts) != 3 or parts[0] != "plans" or parts[2] != "running":
         return None
-    return node_id_of_username(_NODE_USER_PREFIX + parts[1])
+    return _id(parts[1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
@@ -19,14 +20,7 @@ class NodeView(NodeOut, frozen=True):
 
 
 def _view(node: NodeOut, states: NodeStates) -> NodeView:
-    return NodeView(
-        id=node.id,
-        name=node.name,
-        description=node.description,
-        points=node.points,
-        type_name=node.type_name,
-        status=states.status(node.id),
-    )
+    return NodeView(**msgspec.structs.asdict(node), status=states.status(node.id))
 
 
 class NodesV1Controller(Controller):

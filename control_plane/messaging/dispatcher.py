@@ -176,7 +176,7 @@ class Dispatcher:
             if delivery is None:
                 return
             job = delivery.job
-            await self.publish_running(job.plan_id)
+            await self._publish_running(job.plan_id, job)
             try:
                 await self._rpc.call(
                     node_id,
@@ -211,7 +211,9 @@ class Dispatcher:
         if JobStatus(job.status).is_terminal:
             await self._ended_job(job)
         else:
-            await self.publish_running(job.plan_id)
+            # A job its agent reports on is its plan's active one (the node runs the plan's
+            # jobs in order): no need to ask the database which that is.
+            await self._publish_running(job.plan_id, job)
 
     async def _ended_job(self, job: JobOut) -> None:
         for future in self._ended.pop(job.id, []):
@@ -222,7 +224,9 @@ class Dispatcher:
 
     async def publish_running(self, plan_id: int) -> None:
         """Keep the retained ``plans/{id}/running`` equal to the plan's active job."""
-        job = await self._services.jobs.active_of_plan(plan_id)
+        await self._publish_running(plan_id, await self._services.jobs.active_of_plan(plan_id))
+
+    async def _publish_running(self, plan_id: int, job: JobOut | None) -> None:
         message = PlanRunning()
         if job is not None:
             message = PlanRunning(

@@ -71,6 +71,7 @@ class Messaging:
         )
         self.router = Router(self.states, self.rpc, self.dispatcher)
         self._tasks: list[asyncio.Task[None]] = []
+        self._bridge_task: asyncio.Task[None] | None = None
 
     @property
     def broker_address(self) -> tuple[str, int]:
@@ -83,15 +84,17 @@ class Messaging:
         if self.broker is not None:
             await self.broker.start()
             self.bridge.port = self.broker.address[1]
+        self._bridge_task = asyncio.create_task(self.bridge.run(), name="mqtt-bridge")
         self._tasks = [
-            asyncio.create_task(self.bridge.run(), name="mqtt-bridge"),
+            self._bridge_task,
             asyncio.create_task(self.dispatcher.run_events(), name="job-events"),
             asyncio.create_task(self.dispatcher.run_sweeps(SWEEP_INTERVAL_S), name="sweeps"),
         ]
 
     async def stop(self) -> None:
         self.bridge.close()
-        await asyncio.wait(self._tasks[:1], timeout=BRIDGE_CLOSE_S)
+        if self._bridge_task is not None:
+            await asyncio.wait({self._bridge_task}, timeout=BRIDGE_CLOSE_S)
         await cancel_all(self._tasks)
         await self.dispatcher.close()
         if self.broker is not None:
