@@ -86,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
         help="run the edge agent of a node (gosd agent --config PATH); see gosd agent --help",
         add_help=False,
     )
+    sub.add_parser(
+        "sim",
+        help="run simulated PX4 vehicles (gosd sim --vehicles N); see gosd sim --help",
+        add_help=False,
+    )
 
     d = sub.add_parser("demo", help="control plane with demo accounts on a throw-away data dir")
     d.add_argument("--host", default="127.0.0.1")

@@ -1,4 +1,5 @@
-"""Route ``gosd agent ...`` to the edge agent and everything else to the control plane.
+"""Route ``gosd agent ...`` to the edge agent, ``gosd sim ...`` to the simulator and
+everything else to the control plane.
 
 Only the chosen deployable is imported, so an agent installed with the ``agent`` extra
 alone (no Litestar, no Tortoise) runs ``gosd agent``.
@@ -16,6 +17,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from edge_agent.cli import main as agent_main
 
         return agent_main(args[1:])
+    if args[:1] == ["sim"]:
+        from simulator.cli import main as sim_main
+
+        return sim_main(args[1:])
     from control_plane.cli import main as control_plane_main
 
     return control_plane_main(args)
