@@ -60,9 +60,12 @@ def _point(value: str) -> PointWrite:
         raise argparse.ArgumentTypeError(f"--point {value!r}: {exc}") from None
 
 
-def _write_agent_config(settings: Settings, node_id: int, secret: str, path: Path | None) -> None:
+def _write_agent_config(
+    settings: Settings, node_id: int, secret: str, node_type: NodeType, path: Path | None
+) -> None:
     if path is not None:
-        agent_config.write(agent_setup.agent_config(settings, node_id, secret), path)
+        config = agent_setup.agent_config(settings, node_id, secret, node_type)
+        agent_config.write(config, path)
         print(f"agent configuration written to {path}", file=sys.stderr)
 
 
@@ -245,15 +248,15 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             )
             group = args.group or await nodes.default_group_name()
             n = await nodes.create_node(ADMIN, data, group=group)
-            _write_agent_config(settings, n.id, n.secret, args.agent_config)
+            _write_agent_config(settings, n.id, n.secret, data.type_name, args.agent_config)
             _print(
                 {"id": n.id, "secret": n.secret},
                 as_json,
                 lambda d: f"node {d['id']} created; its secret (shown once): {d['secret']}",
             )
         elif (cmd, action) == ("nodes", "secret"):
-            secret = await nodes.rotate_any_secret(args.id)
-            _write_agent_config(settings, args.id, secret, args.agent_config)
+            secret, node_type = await nodes.rotate_any_secret(args.id)
+            _write_agent_config(settings, args.id, secret, node_type, args.agent_config)
             _print(
                 {"id": args.id, "secret": secret},
                 as_json,

@@ -8,15 +8,20 @@ import socket
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
 
 from control_plane.db.lifecycle import open_database
+from control_plane.demo_mission import HOME, sample_plan
 from control_plane.server import bind, serve_on
-from control_plane.services import accounts, agent_setup, nodes
-from control_plane.services.agent_setup import broker_url_for_agents
+from control_plane.services import accounts, agent_setup, nodes, plans
+from control_plane.services.agent_setup import PX4_SITL_API_PORT, broker_url_for_agents
+from control_plane.services.blob_store import BlobStore
+from control_plane.services.blobs import BlobService
 from control_plane.services.nodes import NodeWrite, PointType, PointWrite
+from control_plane.services.plans import PlanWrite
 from control_plane.services.principal import Principal
 from control_plane.settings import Settings, listen_address
 from shared import agent_config
@@ -27,41 +32,71 @@ USER, PASSWORD = "demo", "demodemo"
 CLIENT_ID, CLIENT_SECRET = "000000", "999999"
 
 
-DEMO_DRIVER = {"steps": 20, "step_s": 1.0}
-"""The demo's simulated jobs take 20 s: long enough to watch, cancel or stop one."""
+DEMO_DRONES = 3
+"""Simulated drones (nodes ``Drone``, ``Drone 2``, ``Drone 3``), one ``gosd sim`` vehicle each."""
+
+DEMO_SPEEDUP = 4.0
+"""The simulated vehicles live 4x faster than the wall clock: the sample flight takes ~1 min."""
+
+DEPOT_DRIVER = {"steps": 20, "step_s": 1.0}
+"""The depot has no driver of its own yet: the ``fake`` one, with 20 s jobs."""
+
+SAMPLE_MISSION = "square.plan"
 
 
-async def seed(settings: Settings) -> list[tuple[int, str]]:
-    """The seed's example world: a user, a client, a drone with a video point, a depot.
+@dataclass(frozen=True)
+class DemoNode:
+    id: int
+    secret: str
+    type: NodeType
 
-    Answers the nodes' ids and secrets, for their agents."""
+
+async def seed(settings: Settings, mission: bytes) -> list[DemoNode]:
+    """The seed's example world (a user, a client, a drone with a video point, a depot),
+    two more drones, and plan 1: the sample mission for the first drone."""
     async with open_database(settings.effective_database_url):
         user = await accounts.add_user(USER, PASSWORD, is_admin=True)
         await accounts.add_client(CLIENT_ID, CLIENT_SECRET)
         admin = Principal(kind="user", id=user.id, group_id=user.group.id, name=USER, is_admin=True)
-        drone = await nodes.create_node(
-            admin,
+        writes = [
             NodeWrite(
                 name="Drone",
                 description="A Test Drone",
                 type_name=NodeType.AIR,
                 points=[PointWrite(name="aa", point_type_name=PointType.LIVESTREAM_FLV)],
             ),
-        )
-        depot = await nodes.create_node(
+            NodeWrite(name="Depot", description="A Test Depot", type_name=NodeType.DEPOT),
+            *(
+                NodeWrite(
+                    name=f"Drone {i}", description="A simulated drone", type_name=NodeType.AIR
+                )
+                for i in range(2, DEMO_DRONES + 1)
+            ),
+        ]
+        created = [(await nodes.create_node(admin, w), w.type_name) for w in writes]
+        store = BlobStore(settings.blob_dir)
+        store.prepare()
+        staged = store.stage(SAMPLE_MISSION, "application/json")
+        await staged.write(mission)
+        await staged.finish()
+        blob_ids = await BlobService(store).create(admin, [("mission", staged)])
+        await plans.create_plan(
             admin,
-            NodeWrite(
-                name="Depot",
-                description="A Test Depot",
-                type_name=NodeType.DEPOT,
+            PlanWrite(
+                name="Square",
+                description="Take off, fly a 150 m square at 30 m, return home",
+                node_id=created[0][0].id,
+                files={"mission": blob_ids["mission"]},
+                extra={"on_finish": "rtl", "takeoff_alt_m": "30"},
             ),
         )
-    return [(drone.id, drone.secret), (depot.id, depot.secret)]
+    return [DemoNode(n.id, n.secret, t) for n, t in created]
 
 
-def walkthrough(base_url: str) -> str:
+def walkthrough(base_url: str, mission: Path, drone_ids: list[int]) -> str:
     """The seed's curl sequence against this demo, ready to paste into a shell."""
     auth = '-H "Authorization: Bearer $TOKEN"'
+    first, last = drone_ids[0], drone_ids[-1]
     return f"""\
 # Paste into a shell (needs curl and python3):
 B={base_url}
@@ -70,27 +105,30 @@ TOKEN=$(curl -s $B/oauth/token -F grant_type=password -F username={USER} \\
   -F password={PASSWORD} -F client_id={CLIENT_ID} -F client_secret={CLIENT_SECRET} \\
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 curl $B/api/v1/nodes/ {auth}
-echo 'hello drone' > /tmp/gosd-demo.txt
-curl -X POST -F c1=@/tmp/gosd-demo.txt $B/api/v2/blobs/ {auth}
+curl $B/api/v2/plans/1 {auth}                    # the sample mission, for drone {first}
+curl -X POST $B/api/v2/plans/1/jobs/ {auth}       # fly it
+curl $B/api/v2/plans/1/jobs/1/events {auth}       # again and again: take-off, each waypoint, landing
+curl $B/api/v2/nodes/{first}/msg/position {auth}
+curl -N $B/api/v2/nodes/{first}/stream {auth}     # live status and telemetry; Ctrl-C ends it
+# Your own plan: the same mission file for drone {last}; fly it, then cancel (it returns home)
+curl -X POST -F c1=@{mission} $B/api/v2/blobs/ {auth}
 curl -X POST $B/api/v2/plans/ {auth} -H 'content-type: application/json' \\
-  -d '{{"name":"233","description":"test","node_id":1,"files":{{"file":"1"}},"extra":{{"key1":"value1"}}}}'
-curl $B/api/v2/plans/ {auth}
-curl -X POST $B/api/v2/plans/1/jobs/ {auth}
-curl $B/api/v2/plans/1/jobs/ {auth}
-curl $B/api/v2/plans/1/jobs/1/events {auth}   # run again to watch it progress
-curl $B/api/v2/nodes/1/status {auth}
-curl -N $B/api/v2/nodes/1/stream {auth}        # live status and telemetry; Ctrl-C ends it
-curl -X POST $B/api/v2/plans/1/jobs/ {auth}
-curl -X POST $B/api/v2/plans/1/jobs/cancel {auth}
+  -d '{{"name":"233","description":"test","node_id":{last},"files":{{"mission":"2"}},"extra":{{"on_finish":"land"}}}}'
+curl -X POST $B/api/v2/plans/2/jobs/ {auth}
+curl $B/api/v2/plans/2/jobs/1 {auth}              # until its status is running
+curl -X POST $B/api/v2/plans/2/jobs/cancel {auth}
+curl $B/api/v2/plans/2/jobs/1/events {auth}
 # API document: $B/schema/swagger (interactive page), $B/schema/openapi.json
 """
 
 
 def run_demo(settings: Settings, *, host: str, port: int) -> int:
-    """Seed a temporary data dir, serve with an agent per node until Ctrl-C, clean up.
+    """Seed a temporary data dir, serve with simulated drones and an agent per node until
+    Ctrl-C, clean up.
 
     The embedded broker takes any free port unless ``GOSD_MQTT_LISTEN`` names one, so
-    the demo runs beside a broker that already holds 1883.
+    the demo runs beside a broker that already holds 1883; the simulated drones take
+    PX4 SITL's ports (14540 + i) when they are free, other free UDP ports otherwise.
     """
     data_dir = Path(tempfile.mkdtemp(prefix="gosd-demo-"))
     demo_settings = settings.with_changes(data_dir=data_dir, database_url="")
@@ -98,41 +136,70 @@ def run_demo(settings: Settings, *, host: str, port: int) -> int:
     if not settings.mqtt_url and (mqtt_port == 0 or settings.mqtt_listen == DEFAULT_LISTEN):
         # Agents need the real port in their configs, so pick it here.
         demo_settings = demo_settings.with_changes(mqtt_listen=f"{mqtt_host}:{free_port()}")
-    agents: list[subprocess.Popen[bytes]] = []
+    children: list[subprocess.Popen[bytes]] = []
     try:
-        node_secrets = asyncio.run(seed(demo_settings))
+        mission = data_dir / SAMPLE_MISSION
+        mission.write_bytes(sample_plan(HOME))
+        demo_nodes = asyncio.run(seed(demo_settings, mission.read_bytes()))
         sock = bind(host, port)
         base_url = f"http://{host}:{sock.getsockname()[1]}{settings.base_path}"
         demo_settings = demo_settings.with_changes(public_url=base_url)
-        for node_id, secret in node_secrets:
-            agents.append(_start_agent(demo_settings, node_id, secret))
-        print(walkthrough(base_url), flush=True)
+        drones = [n for n in demo_nodes if n.type is NodeType.AIR]
+        sim_port = free_udp_ports(len(drones), first=PX4_SITL_API_PORT)
+        children.append(_start_simulator(len(drones), sim_port))
+        for node in demo_nodes:
+            instance = drones.index(node) if node in drones else None
+            children.append(_start_agent(demo_settings, node, instance, sim_port))
+        print(walkthrough(base_url, mission, [n.id for n in drones]), flush=True)
         print(
             f"gosd demo: control plane at {base_url}, broker at "
-            f"{broker_url_for_agents(demo_settings)}, agents for nodes "
-            f"{', '.join(str(n) for n, _ in node_secrets)} (data in {data_dir}); Ctrl-C stops it",
+            f"{broker_url_for_agents(demo_settings)}, {len(drones)} simulated drones on UDP "
+            f"{sim_port}-{sim_port + len(drones) - 1} ({DEMO_SPEEDUP:g}x real time), agents "
+            f"for nodes {', '.join(str(n.id) for n in demo_nodes)} (data in {data_dir}); "
+            "Ctrl-C stops it",
             flush=True,
         )
         asyncio.run(serve_on(demo_settings, sock))
     finally:
-        for agent in agents:
-            agent.terminate()
-        for agent in agents:
+        for child in children:
+            child.terminate()
+        for child in children:
             try:
-                agent.wait(timeout=10)
+                child.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                agent.kill()
+                child.kill()
+                child.wait()
         shutil.rmtree(data_dir, ignore_errors=True)
     return 0
 
 
-def _start_agent(settings: Settings, node_id: int, secret: str) -> subprocess.Popen[bytes]:
-    """An edge agent with the fake driver, as its own process (as on a real node)."""
-    config = agent_setup.agent_config(settings, node_id, secret)
-    config = msgspec.structs.replace(
-        config, driver=msgspec.structs.replace(config.driver, settings=DEMO_DRIVER)
+def _start_simulator(vehicles: int, base_port: int) -> subprocess.Popen[bytes]:
+    """``gosd sim``: vehicle i sends its MAVLink to 127.0.0.1:(base_port + i)."""
+    lat, lon, alt = HOME
+    return subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+        [
+            *(sys.executable, "-m", "gosd", "sim"),
+            *("--vehicles", str(vehicles), "--base-port", str(base_port)),
+            *("--speedup", str(DEMO_SPEEDUP), "--home", f"{lat},{lon},{alt}"),
+        ],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
     )
-    path = settings.data_dir / f"agent-{node_id}.toml"
+
+
+def _start_agent(
+    settings: Settings, node: DemoNode, instance: int | None, sim_port: int
+) -> subprocess.Popen[bytes]:
+    """An edge agent as its own process (as on a real node): a drone's flies simulated
+    vehicle ``instance``, the depot's runs the fake driver."""
+    config = agent_setup.agent_config(settings, node.id, node.secret, node.type)
+    if instance is None:
+        driver = agent_config.DriverSection(kind="fake", settings=DEPOT_DRIVER)
+    else:
+        connection = agent_setup.drone_connection(sim_port + instance)
+        driver = msgspec.structs.replace(config.driver, settings={"connection": connection})
+    config = msgspec.structs.replace(config, driver=driver)
+    path = settings.data_dir / f"agent-{node.id}.toml"
     agent_config.write(config, path)
     return subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
         [sys.executable, "-m", "gosd", "agent", "--config", str(path)],
@@ -145,3 +212,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def free_udp_ports(count: int, *, first: int) -> int:
+    """The lowest port from ``first`` up such that ``count`` UDP ports in a row are free."""
+    port = first
+    while port + count <= 65535:
+        taken = next((p for p in range(port, port + count) if not _udp_free(p)), None)
+        if taken is None:
+            return port
+        port = taken + 1
+    raise OSError(f"no {count} free UDP ports in a row from {first}")
+
+
+def _udp_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True

@@ -272,13 +272,14 @@ async def remove_node(node_id: int) -> None:
     await delete_node(scope, node_id)
 
 
-async def rotate_any_secret(node_id: int) -> str:
-    """Give a node of any group a new secret (for the operator's CLI)."""
+async def rotate_any_secret(node_id: int) -> tuple[str, NodeType]:
+    """Give a node of any group a new secret (for the operator's CLI); answers it and the
+    node's type (its agent configuration depends on it)."""
     node = await Node.get_or_none(id=node_id)
     if node is None:
         raise NotFound(f"no node {node_id}")
     scope = Principal(kind="user", id=0, group_id=node.group_id, name="gosd-cli", is_admin=True)
-    return await rotate_secret(scope, node_id)
+    return await rotate_secret(scope, node_id), NodeType(node.type_name)
 
 
 async def broker_accounts() -> list[tuple[int, str]]:

@@ -67,8 +67,10 @@ class Fleet:
 
     # -- set-up ------------------------------------------------------------------
 
-    def add_node(self, name: str, *, keepalive_s: int = 2, **driver: Any) -> tuple[int, Path]:
-        """``gosd nodes add --agent-config``, then the test's driver settings."""
+    def add_node(
+        self, name: str, *, keepalive_s: int = 2, driver_kind: str = "fake", **driver: Any
+    ) -> tuple[int, Path]:
+        """``gosd nodes add --agent-config``, then the test's driver and its settings."""
         path = self.root / f"{name}.toml"
         created = json_of(
             gosd(
@@ -89,7 +91,7 @@ class Fleet:
         config = msgspec.structs.replace(
             config,
             broker=msgspec.structs.replace(config.broker, keepalive_s=keepalive_s),
-            driver=msgspec.structs.replace(config.driver, settings=driver),
+            driver=agent_config.DriverSection(kind=driver_kind, settings=driver),
         )
         agent_config.write(config, path)
         return int(created["id"]), path

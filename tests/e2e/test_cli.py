@@ -132,12 +132,20 @@ def test_agent_configs_are_written_whole_and_rotated(tmp_path: Path) -> None:
     assert (config.node.id, config.node.secret) == (created["id"], created["secret"])
     assert config.broker.url == "mqtt://127.0.0.1:18830"
     assert config.control_plane.url == "http://cp.example:8000/gosd"
+    # A drone flies a PX4 SITL or ``gosd sim`` vehicle 0 with no edits
+    assert config.driver.kind == "mavsdk"
+    assert config.driver.settings == {"connection": "udpin://0.0.0.0:14540"}
 
     rotated = json_of(
         gosd("nodes", "secret", str(created["id"]), "--agent-config", str(path), "--json", env=env)
     )
     assert rotated["secret"] != created["secret"]
-    assert agent_config.load(path, environ={}).node.secret == rotated["secret"]
+    rotated_config = agent_config.load(path, environ={})
+    assert rotated_config.node.secret == rotated["secret"]
+    assert rotated_config.driver == config.driver, "a new secret keeps the drone's driver"
+    depot = tmp_path / "agents" / "depot.toml"
+    gosd("nodes", "add", "p1", "--type", "depot", "--agent-config", str(depot), env=env)
+    assert agent_config.load(depot, environ={}).driver.kind == "fake", "no depot driver yet"
     with running("serve", "--port", "0", env=env) as (base, _), httpx.Client(base_url=base) as c:
         for secret, status in [(created["secret"], 401), (rotated["secret"], 200)]:
             r = c.post(

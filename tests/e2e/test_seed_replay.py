@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from control_plane.demo_mission import HOME, sample_plan
 from tests.e2e.processes import gosd_env, running
 from tests.support import until_sync
 
@@ -58,7 +59,7 @@ def test_ok(demo: httpx.Client) -> None:
 def test_nodes_in_the_seed_shape(demo: httpx.Client, bearer: dict[str, str]) -> None:
     r = demo.get("/api/v1/nodes/", headers=bearer)
     assert r.status_code == 200
-    drone, depot = r.json()
+    drone, depot, *more_drones = r.json()
     assert {k: drone[k] for k in ("id", "name", "description", "type_name")} == {
         "id": 1,
         "name": "Drone",
@@ -74,6 +75,10 @@ def test_nodes_in_the_seed_shape(demo: httpx.Client, bearer: dict[str, str]) -> 
         "point_type_name": "livestream_flv",
     }
     assert depot["name"] == "Depot" and depot["type_name"] == "depot" and depot["points"] == []
+    assert [(d["name"], d["type_name"]) for d in more_drones] == [
+        ("Drone 2", "air"),
+        ("Drone 3", "air"),
+    ]
 
 
 def test_blobs_plans_and_jobs_as_the_seed(
@@ -83,7 +88,7 @@ def test_blobs_plans_and_jobs_as_the_seed(
     r = demo.post(
         "/api/v2/blobs/",
         headers=bearer,
-        files={"c1": ("go.mod", b"module x\n"), "c2": ("go.sum", b"sum\n")},
+        files={"c1": ("square.plan", sample_plan(HOME)), "c2": ("go.sum", b"sum\n")},
     )
     assert r.status_code == 201, r.text
     ids = r.json()
@@ -102,7 +107,7 @@ def test_blobs_plans_and_jobs_as_the_seed(
         "name": "233",
         "description": "test",
         "node_id": 1,
-        "files": {"file": ids["c1"]},
+        "files": {"mission": ids["c1"]},
         "extra": {"key1": "value1", "key2": "value2", "key3": "value3"},
     }
     r = demo.post("/api/v2/plans/", headers=bearer, json=plan_body)
@@ -110,8 +115,9 @@ def test_blobs_plans_and_jobs_as_the_seed(
     plan = r.json()
     assert {k: plan[k] for k in plan_body} == plan_body
 
-    # GET /api/v2/plans/ lists it; PUT replaces it
-    assert [p["id"] for p in demo.get("/api/v2/plans/", headers=bearer).json()] == [plan["id"]]
+    # GET /api/v2/plans/ lists it after the demo's sample plan; PUT replaces it
+    listed = demo.get("/api/v2/plans/", headers=bearer).json()
+    assert [p["id"] for p in listed] == [1, plan["id"]]
     r = demo.put(f"/api/v2/plans/{plan['id']}", headers=bearer, json={**plan_body, "name": "234"})
     assert r.status_code == 200 and r.json()["name"] == "234"
 
@@ -126,7 +132,7 @@ def test_blobs_plans_and_jobs_as_the_seed(
     r = demo.get(f"/api/v2/plans/{plan['id']}/jobs/", headers=bearer)
     assert r.status_code == 200 and [j["id"] for j in r.json()] == [job["id"]]
 
-    # The demo's drone agent takes the job and flies it (20 simulated seconds)
+    # The demo's drone agent takes the job and flies the mission on its simulated vehicle
     until_sync(
         lambda: (
             demo.get(f"/api/v2/plans/{plan['id']}/jobs/1", headers=bearer).json()["status"]
