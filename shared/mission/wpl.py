@@ -113,7 +113,8 @@ def parse_wpl(text: str) -> MissionFile:
     for number, raw in enumerate(lines[1:], 2):
         if not raw.strip():
             continue
-        check_count(len(rows) + 1, "rows", f"line {number}", MAX_ITEMS + 1)
+        if len(rows) > MAX_ITEMS:  # one more row than items: a home row
+            raise MissionFileError(f"line {number}", f"more than the {MAX_ITEMS} items allowed")
         ints, floats = _parse_row(raw, number)
         if ints[0] != len(rows):
             raise MissionFileError(
@@ -138,6 +139,7 @@ def parse_wpl(text: str) -> MissionFile:
         rows = rows[1:]
     if not rows:
         raise MissionFileError("file", "no mission items")
+    check_count(len(rows), "items", "file", MAX_ITEMS)
     shift = 1 if home is not None else 0
     items: list[MissionItem] = []
     for seq, (number, ints, floats) in enumerate(rows):
