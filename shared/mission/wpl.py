@@ -102,15 +102,15 @@ def _parse_row(text: str, line: int) -> tuple[list[int], list[float]]:
 
 def parse_wpl(text: str) -> MissionFile:
     """Parse a ``QGC WPL 110`` file; raises ``MissionFileError`` naming line and column."""
-    lines = text.splitlines()
-    header = lines[0].strip() if lines else ""
+    lines = text.split("\n")  # line numbers as an editor counts them
+    first = next((n for n, line in enumerate(lines) if line.strip()), 0)
+    header = lines[first].strip() if lines else ""
     if header != HEADER:
-        found = header[:40]
         raise MissionFileError(
-            "line 1", f"header {found!r} is not supported (supported: {HEADER!r})"
+            f"line {first + 1}", f"header {header[:40]!r} is not supported (supported: {HEADER!r})"
         )
     rows: list[tuple[int, list[int], list[float]]] = []
-    for number, raw in enumerate(lines[1:], 2):
+    for number, raw in enumerate(lines[first + 1 :], first + 2):
         if not raw.strip():
             continue
         if len(rows) > MAX_ITEMS:  # one more row than items: a home row

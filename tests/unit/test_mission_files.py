@@ -308,3 +308,17 @@ def test_round_trip_through_wpl(name: str) -> None:
     assert again.home == plan.home
     assert len(again.mission) == len(plan.mission)
     assert all(_same(a, b) for a, b in zip(plan.mission, again.mission, strict=True))
+
+
+def test_wpl_line_numbers_count_leading_blank_lines_and_crlf() -> None:
+    text = "\r\n\r\n" + WPL_HEADER.replace("\n", "\r\n") + row(0) + row(1, lat="95")
+    assert refused(text).location == "line 5, column 9 (latitude)"
+    assert len(parse_mission_file((WPL_HEADER + row(0) + "\n\n" + row(1)).encode()).mission) == 2
+
+
+def test_summary_of_many_fence_polygons_is_quick() -> None:
+    polygon = {"inclusion": True, "polygon": [[1, 2], [1, 3], [2, 3]]}
+    doc = json.loads(SQUARE)
+    doc["geoFence"]["polygons"] = [polygon] * 3_000
+    plan = parse_mission_file(json.dumps(doc).encode())
+    assert plan.summary() == "7 items, 3000 fence polygons"
