@@ -89,6 +89,7 @@ async def seed(settings: Settings, mission: bytes) -> list[DemoNode]:
                 files={"mission": blob_ids["mission"]},
                 extra={"on_finish": "rtl", "takeoff_alt_m": "30"},
             ),
+            store=store,
         )
     return [DemoNode(n.id, n.secret, t) for n, t in created]
 
