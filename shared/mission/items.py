@@ -1,0 +1,154 @@
+"""What a parsed mission file is: MAVLink ``MISSION_ITEM_INT`` items, and the constants
+needed to check them.
+
+The items are what MAVSDK's ``MissionRaw.MissionItem`` takes, field for field, so the edge
+agent uploads them without another translation; both file formats end up here.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+# MAV_MISSION_TYPE
+MISSION_TYPE_MISSION = 0
+MISSION_TYPE_FENCE = 1
+MISSION_TYPE_RALLY = 2
+
+# MAV_FRAME values a mission may use. Global frames carry latitude/longitude in x/y
+# (degrees * 1e7 in MISSION_ITEM_INT); MAV_FRAME_MISSION (2) is for items with no position.
+# Local frames (1, 4, 7-9, 12+) are refused: PX4's mission mode flies global frames only.
+FRAME_GLOBAL = 0
+FRAME_MISSION = 2
+FRAME_GLOBAL_RELATIVE_ALT = 3
+FRAME_NAMES: dict[int, str] = {
+    0: "GLOBAL",
+    2: "MISSION",
+    3: "GLOBAL_RELATIVE_ALT",
+    5: "GLOBAL_INT",
+    6: "GLOBAL_RELATIVE_ALT_INT",
+    10: "GLOBAL_TERRAIN_ALT",
+    11: "GLOBAL_TERRAIN_ALT_INT",
+}
+GLOBAL_FRAMES = frozenset(FRAME_NAMES) - {FRAME_MISSION}
+
+# MAV_CMD values the parser treats specially.
+NAV_WAYPOINT = 16
+NAV_RETURN_TO_LAUNCH = 20
+NAV_TAKEOFF = 22
+DO_JUMP = 177
+FENCE_POLYGON_VERTEX_INCLUSION = 5001
+FENCE_POLYGON_VERTEX_EXCLUSION = 5002
+FENCE_CIRCLE_INCLUSION = 5003
+FENCE_CIRCLE_EXCLUSION = 5004
+RALLY_POINT = 5100
+
+POSITION_COMMANDS = frozenset(
+    {
+        16,  # NAV_WAYPOINT
+        17,  # NAV_LOITER_UNLIM
+        18,  # NAV_LOITER_TURNS
+        19,  # NAV_LOITER_TIME
+        21,  # NAV_LAND
+        22,  # NAV_TAKEOFF
+        31,  # NAV_LOITER_TO_ALT
+        82,  # NAV_SPLINE_WAYPOINT
+        84,  # NAV_VTOL_TAKEOFF
+        85,  # NAV_VTOL_LAND
+        195,  # DO_SET_ROI_LOCATION
+        FENCE_POLYGON_VERTEX_INCLUSION,
+        FENCE_POLYGON_VERTEX_EXCLUSION,
+        FENCE_CIRCLE_INCLUSION,
+        FENCE_CIRCLE_EXCLUSION,
+        RALLY_POINT,
+    }
+)
+"""Commands whose x/y are a latitude/longitude and z an altitude when the frame is global."""
+
+MAX_ITEMS = 10_000
+"""Most items of one kind (mission, fence or rally) a file may hold; PX4 stores far fewer."""
+MAX_FILE_BYTES = 4 * 1024 * 1024
+"""Largest file accepted: a 10,000-item .plan is about 3 MiB."""
+MIN_ALT_M = -1_000.0
+MAX_ALT_M = 10_000.0
+"""Altitudes outside this range (m, any frame) are typing errors, not missions."""
+
+
+class MissionItem(msgspec.Struct, frozen=True):
+    """One MAVLink MISSION_ITEM_INT, as MAVSDK's MissionRaw.MissionItem takes it."""
+
+    seq: int
+    """Position in its list (0..n-1), home not included."""
+    frame: int
+    """MAV_FRAME."""
+    command: int
+    """MAV_CMD."""
+    current: int
+    """1 for the first item of the list, else 0."""
+    autocontinue: int
+    """1 to go on to the next item when this one is done."""
+    param1: float
+    param2: float
+    param3: float
+    param4: float
+    x: int
+    """Latitude * 1e7 in global frames, else the raw param5 (NaN as 0)."""
+    y: int
+    """Longitude * 1e7 in global frames, else the raw param6 (NaN as 0)."""
+    z: float
+    """Altitude (m) in global frames, else param7 (may be NaN)."""
+    mission_type: int
+    """MAV_MISSION_TYPE: 0 mission, 1 fence, 2 rally."""
+
+
+class MissionFile(msgspec.Struct, frozen=True):
+    """A parsed, validated mission file."""
+
+    format: str
+    """``"qgc_plan"`` or ``"wpl"``."""
+    mission: list[MissionItem]
+    """Mission items, seq 0..n-1, home not included; never empty."""
+    fence: list[MissionItem]
+    """Geofence items (mission_type 1): polygon vertices and circles."""
+    rally: list[MissionItem]
+    """Rally points (mission_type 2)."""
+    home: tuple[float, float, float] | None
+    """(lat_deg, lon_deg, alt_m AMSL) when the file has a home position."""
+    cruise_speed_m_s: float | None = None
+    """The flight speed the file asks for, if any."""
+
+    def summary(self) -> str:
+        """A line for people, e.g. ``12 items, 1 fence polygon, 2 rally points``."""
+        polygons = sum(
+            1
+            for i in self.fence
+            if i.command in (FENCE_POLYGON_VERTEX_INCLUSION, FENCE_POLYGON_VERTEX_EXCLUSION)
+            and _first_vertex(self.fence, i)
+        )
+        circles = sum(
+            1 for i in self.fence if i.command in (FENCE_CIRCLE_INCLUSION, FENCE_CIRCLE_EXCLUSION)
+        )
+        parts = [_count(len(self.mission), "item")]
+        if polygons:
+            parts.append(_count(polygons, "fence polygon"))
+        if circles:
+            parts.append(_count(circles, "fence circle"))
+        if self.rally:
+            parts.append(_count(len(self.rally), "rally point"))
+        return ", ".join(parts)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _first_vertex(fence: list[MissionItem], item: MissionItem) -> bool:
+    """True when ``item`` starts a polygon (the previous vertex closed the last one)."""
+    seen = 0
+    for other in fence:
+        if other.command in (FENCE_POLYGON_VERTEX_INCLUSION, FENCE_POLYGON_VERTEX_EXCLUSION):
+            if other is item:
+                return seen == 0
+            seen = (seen + 1) % max(1, int(other.param1))
+        else:
+            seen = 0
+    return False
