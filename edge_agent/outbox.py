@@ -8,9 +8,10 @@ SQLite (stdlib) in WAL mode with ``synchronous=FULL``: each append is one short
 transaction that is on disk when ``append`` returns. Writes are tiny and rare (a few per
 job step), so they run on the event loop's thread.
 
-The same database remembers the node's current (or last) job and its state, so a
-restarted agent knows a job it was running died with it, and a repeated ``job_start`` of
-a known job is answered without running it twice.
+The same database remembers the node's current (or last) job, its state and its spec,
+so a restarted agent knows which job it was running (and can re-attach to its flight, or
+report it died), and a repeated ``job_start`` of a known job is answered without
+running it twice.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import NamedTuple
 
 from shared import codec
 from shared.enums import JobStatus
-from shared.messages import JobEvent, Progress
+from shared.messages import JobEvent, JobSpec, Progress
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -34,6 +35,12 @@ CREATE TABLE IF NOT EXISTS job (
     plan_id INTEGER NOT NULL,
     job_id INTEGER NOT NULL,
     state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS job_spec (
+    slot INTEGER PRIMARY KEY CHECK (slot = 0),
+    plan_id INTEGER NOT NULL,
+    job_id INTEGER NOT NULL,
+    payload BLOB NOT NULL
 );
 """
 
@@ -105,8 +112,13 @@ class Outbox:
         progress: Progress | None = None,
         reason: str | None = None,
         detail: str = "",
+        spec: JobSpec | None = None,
     ) -> JobEvent:
-        """Number, store (durably) and return the next event; it also sets the job record."""
+        """Number, store (durably) and return the next event; it also sets the job record.
+
+        ``spec`` (with the ``accepted`` event) is kept as the job's spec, in the same
+        transaction: a restarted agent can pick the job up again (``job_spec``).
+        """
         with self._transaction():
             seq = int(self._meta("next_seq"))
             event = JobEvent(
@@ -125,6 +137,11 @@ class Outbox:
             self._db.execute(
                 "INSERT OR REPLACE INTO job VALUES (0, ?, ?, ?)", (plan_id, job_id, str(state))
             )
+            if spec is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO job_spec VALUES (0, ?, ?, ?)",
+                    (spec.plan_id, spec.job_id, codec.encode(spec)),
+                )
         for listener in self.listeners:
             listener(event)
         return event
@@ -151,6 +168,17 @@ class Outbox:
         with self._transaction():
             cursor = self._db.execute("DELETE FROM events WHERE seq <= ?", (seq,))
         return cursor.rowcount
+
+    def job_spec(self) -> JobSpec | None:
+        """The spec of the current job, when it was stored with it (None otherwise)."""
+        record = self.job()
+        row = self._db.execute("SELECT plan_id, job_id, payload FROM job_spec").fetchone()
+        if record is None or row is None or (int(row[0]), int(row[1])) != record[:2]:
+            return None
+        try:
+            return codec.decode(row[2], JobSpec)
+        except codec.ProtocolError:
+            return None
 
     def job(self) -> JobRecord | None:
         """The current or last job, or None before the first one."""

@@ -52,7 +52,7 @@ class Supervisor:
         fetcher = FileFetcher(
             config.control_plane.url, config.node.id, config.node.secret, data_dir / "files"
         )
-        self.executor = Executor(self.outbox, driver, fetcher)
+        self.executor = Executor(self.outbox, driver, fetcher, link_connected=self.link.connected)
         self.events = EventPublisher(self.link, self.outbox)
         self.telemetry = Telemetry(self.link, driver, rate_hz=config.agent.telemetry_hz)
         self.network = NetworkMonitor(self.link)

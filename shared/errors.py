@@ -20,6 +20,7 @@ class RpcErrorCode(IntEnum):
     PREFLIGHT_FAILED = 1005
     VEHICLE_TIMEOUT = 1006
     UNKNOWN_JOB = 1007
+    COMMAND_DENIED = 1008
 
     @property
     def message(self) -> str:
@@ -40,6 +41,7 @@ _RPC_MESSAGES = {
     RpcErrorCode.PREFLIGHT_FAILED: "a preflight check failed",
     RpcErrorCode.VEHICLE_TIMEOUT: "the vehicle did not answer in time",
     RpcErrorCode.UNKNOWN_JOB: "the node is not running this job",
+    RpcErrorCode.COMMAND_DENIED: "the vehicle refused the command",
 }
 
 
@@ -55,3 +57,19 @@ class JobFailure(StrEnum):
     AGENT_RESTARTED = "agent_restarted"
     CANCELLED = "cancelled"
     EMERGENCY_STOP = "emergency_stop"
+    INVALID_MISSION = "invalid_mission"
+    """The mission file does not parse, or the vehicle refused its upload."""
+    PREFLIGHT_FAILED = "preflight_failed"
+    """A preflight gate (GPS fix, home, armable, battery) did not pass; the detail names it."""
+    LOW_BATTERY = "low_battery"
+    """The vehicle's low-battery failsafe ended the mission."""
+    GEOFENCE = "geofence"
+    """The vehicle's geofence failsafe ended the mission."""
+    VEHICLE_FAILSAFE = "vehicle_failsafe"
+    """The vehicle left the mission on its own (another failsafe); the detail says how."""
+    LINK_LOST = "link_lost"
+    """The broker link was gone longer than the job's ``link_loss_timeout_s``."""
+    VEHICLE_LOST = "vehicle_lost"
+    """The autopilot stayed silent longer than the driver's ``vehicle_timeout_s``."""
+    COMMAND_DENIED = "command_denied"
+    """The vehicle refused a command the job needed (arm, takeoff, mission start)."""

@@ -135,9 +135,19 @@ class ActionParams(msgspec.Struct, frozen=True):
 
 
 class Progress(msgspec.Struct, frozen=True, omit_defaults=True):
+    """How far a running job is; every field is optional (omitted when unknown)."""
+
     current: int = 0
+    """Steps done (for a mission: items reached)."""
     total: int = 0
+    """Steps in all (for a mission: its items)."""
     percent: float = 0.0
+    """``current`` over ``total`` as a percentage (0-100)."""
+    item: int | None = None
+    """The mission item (``seq``, 0-based) this event reports reached."""
+    stage: str | None = None
+    """Phase of a flight: ``preflight``, ``takeoff``, ``mission``, ``holding``,
+    ``returning``, ``landing``, ``landed``; with ``JobEvent.detail`` it tells the story."""
 
 
 class JobEvent(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -220,7 +230,8 @@ class BatteryBrief(msgspec.Struct, frozen=True, omit_defaults=True):
 
 class DroneStatus(msgspec.Struct, frozen=True, omit_defaults=True):
     status: str
-    """``landed``, ``in_air``, ``taking_off``, ``landing``, ``unknown``."""
+    """``standby`` (on the ground), ``flying``, ``error`` (vehicle link lost); the fake
+    driver also says ``landed``/``in_air``."""
     mode: str = ""
     """Flight mode name as the autopilot reports it."""
     speed: float | None = None
@@ -243,10 +254,24 @@ class DepotStatus(msgspec.Struct, frozen=True, omit_defaults=True):
     """Whether the drone on the pad is clamped."""
 
 
+class Mission(msgspec.Struct, frozen=True, omit_defaults=True):
+    """``msg/mission``: the vehicle's mission progress as the autopilot reports it."""
+
+    current: int = 0
+    """Index (0-based) of the item being flown; equal to ``total`` once finished."""
+    total: int = 0
+    """Items of the mission on the vehicle (0: none)."""
+    finished: bool = False
+    """Every item was reached."""
+    job: str | None = None
+    """``plan_id/job_id`` of the job flying it, when the agent runs one."""
+
+
 TELEMETRY: dict[str, type[msgspec.Struct]] = {
     "position": Position,
     "battery": Battery,
     "drone_status": DroneStatus,
     "depot_status": DepotStatus,
+    "mission": Mission,
 }
 """Telemetry names with a known shape; other ``msg/*`` names carry any JSON object."""

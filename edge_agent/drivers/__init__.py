@@ -23,7 +23,13 @@ def _fake(settings: Mapping[str, Any]) -> Driver:
     return FakeDriver(settings)
 
 
-DRIVERS: dict[str, Callable[[Mapping[str, Any]], Driver]] = {"fake": _fake}
+def _mavsdk(settings: Mapping[str, Any]) -> Driver:
+    from edge_agent.drivers.mavsdk_drone import create_driver
+
+    return create_driver(settings)
+
+
+DRIVERS: dict[str, Callable[[Mapping[str, Any]], Driver]] = {"fake": _fake, "mavsdk": _mavsdk}
 """Driver kinds by name; each is imported only when chosen (a drone needs no depot code)."""
 
 

@@ -82,6 +82,15 @@ class Driver(Protocol):
         """Execute the prepared job to its end. Cancellation aborts it promptly."""
         ...
 
+    async def resume(self, job: JobSpec, files: Mapping[str, Path]) -> bool:
+        """After an agent restart: re-attach to ``job`` if the vehicle is still on it.
+
+        True means ``run`` continues the job from where the vehicle is (without a new
+        ``prepare``, and without starting the mission again); False means the job cannot
+        be picked up (the agent then fails it ``agent_restarted``).
+        """
+        ...
+
     async def stop(self, action: str | None) -> None:
         """After a cancelled job: put the vehicle in ``action`` (None: the driver's default)."""
         ...

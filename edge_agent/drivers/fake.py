@@ -104,6 +104,9 @@ class FakeDriver:
             )
         self.armed, self.status, self.mode, self.height_m = False, "landed", "HOLD", 0.0
 
+    async def resume(self, job: JobSpec, files: Mapping[str, Path]) -> bool:
+        return False  # a pretend flight does not outlive the agent
+
     async def stop(self, action: str | None) -> None:
         await self.action(action or "hold", {})
 

@@ -1,0 +1,674 @@
+"""A drone's flight logic: preflight gates, a job's flight, and the safety policies.
+
+It drives any ``Vehicle`` (``vehicle.py``); the ``mavsdk`` driver kind gives it a
+``MavsdkVehicle``. Its settings are documented in ``mavsdk_drone.py``.
+
+Decisions, and why:
+
+- **Takeoff is explicit**: arm, ``MIS_TAKEOFF_ALT`` set, takeoff, wait for the height,
+  then the mission starts. A mission file with or without its own takeoff item flies the
+  same way, and a takeoff that fails says so (stage ``takeoff``) instead of looking like
+  a mission that never progresses. The height is the job's ``takeoff_alt_m``, else the
+  mission's takeoff item, else ``default_takeoff_alt_m``.
+- **Progress**: every mission item reached is one ``running`` event (item, current/total,
+  percent, stage ``mission``), even when the autopilot skips ahead in one message: the
+  items in between are reported in order, so the history has each one.
+- **Success** needs the mission finished and, for ``on_finish`` rtl/land, the vehicle
+  landed and disarmed. ``hold`` succeeds once the vehicle holds.
+- **A vehicle-side failsafe** (the autopilot leaves the mission on its own: low
+  battery, geofence, lost data link) fails the job with a reason saying which
+  (``low_battery``, ``geofence``, ``vehicle_failsafe``), once the vehicle is down when
+  it is returning or landing; never ``succeeded``.
+- **Cancel** (``stop``): RTL unless the operator asked ``hold`` or ``land``; the job ends
+  ``cancelled`` once the vehicle acknowledged the command, not after the landing (the
+  operator wants control back at once; telemetry shows the way home).
+- **Emergency stop**: ``emergency_stop_action`` at once, no preflight, no waiting.
+  ``hold`` is the default: brake and hover where it is, which is safe wherever the
+  vehicle is (a ``land`` may come down on people or water; ``kill`` drops it).
+- **Vehicle silent** longer than ``vehicle_timeout_s`` during a job: ``vehicle_lost``.
+  Shorter gaps are ridden out (MAVSDK reconnects UDP by itself); drone_status says
+  ``error`` while the autopilot is silent.
+- **Re-attach** (``resume``): an agent restarted mid-flight finds the vehicle still
+  flying the job's mission (same item count), and follows it from the current item
+  instead of starting it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from edge_agent.drivers.base import (
+    DriverConfigError,
+    DriverError,
+    ProgressReporter,
+    TelemetrySample,
+)
+from edge_agent.drivers.vehicle import (
+    Landed,
+    Mode,
+    Outcome,
+    Vehicle,
+    VehicleCommandError,
+    VehicleState,
+)
+from edge_agent.job_options import JobOptionError, JobOptions, parse_job_options
+from shared.errors import JobFailure, RpcErrorCode
+from shared.messages import (
+    Battery,
+    BatteryBrief,
+    DroneStatus,
+    GpsInfo,
+    JobSpec,
+    Mission,
+    Position,
+    Progress,
+)
+from shared.mission import MissionFile, MissionFileError, parse_mission_file
+
+log = logging.getLogger(__name__)
+
+MISSION_KEYS = ("mission", "waypoint")
+"""``files`` keys of a job's mission, in order of preference (DESIGN §6)."""
+
+NAV_TAKEOFF = 22
+NAV_LAND = 21
+NAV_RETURN_TO_LAUNCH = 20
+
+LOW_BATTERY_PCT = 20.0
+"""At or below this charge, a vehicle leaving its mission is taken for the low-battery
+failsafe (PX4's default ``BAT_LOW_THR`` is 15 %, its RTL triggers there)."""
+
+
+class DroneSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``[driver.settings]`` of the drone driver; documented in ``mavsdk_drone.py``."""
+
+    connection: str = "udpin://0.0.0.0:14540"
+    connect_timeout_s: float = 10.0
+    vehicle_timeout_s: float = 10.0
+    command_timeout_s: float = 10.0
+    telemetry_period_s: float = 0.5
+    telemetry_rate_hz: float | None = None
+    default_takeoff_alt_m: float = 10.0
+    min_battery_pct: float = 30.0
+    emergency_stop_action: Literal["hold", "land", "kill"] = "hold"
+    landing_timeout_s: float = 600.0
+    takeoff_timeout_s: float = 60.0
+    preflight_wait_s: float = 3.0
+    """How long preflight waits for the gates to pass (telemetry may still be arriving)."""
+    mission_speed_m_s: float | None = None
+
+
+def load_settings(settings: Mapping[str, Any]) -> DroneSettings:
+    try:
+        s = msgspec.convert(dict(settings), DroneSettings)
+    except msgspec.ValidationError as exc:
+        raise DriverConfigError(f"driver.settings of the drone driver: {exc}") from None
+    positive = {
+        "connect_timeout_s": s.connect_timeout_s,
+        "vehicle_timeout_s": s.vehicle_timeout_s,
+        "command_timeout_s": s.command_timeout_s,
+        "telemetry_period_s": s.telemetry_period_s,
+        "default_takeoff_alt_m": s.default_takeoff_alt_m,
+        "landing_timeout_s": s.landing_timeout_s,
+        "takeoff_timeout_s": s.takeoff_timeout_s,
+    }
+    for name, value in positive.items():
+        if not value > 0:
+            raise DriverConfigError(f"driver.settings.{name} must be > 0")
+    if not s.connection or "://" not in s.connection:
+        raise DriverConfigError(f"driver.settings.connection {s.connection!r} is not a URL")
+    return s
+
+
+_RPC_CODES = {
+    Outcome.DENIED: RpcErrorCode.COMMAND_DENIED,
+    Outcome.TIMEOUT: RpcErrorCode.VEHICLE_TIMEOUT,
+    Outcome.NO_VEHICLE: RpcErrorCode.VEHICLE_TIMEOUT,
+    Outcome.UNSUPPORTED: RpcErrorCode.UNSUPPORTED,
+    Outcome.BUSY: RpcErrorCode.BUSY,
+    Outcome.INVALID: RpcErrorCode.INVALID_PARAMS,
+    Outcome.FAILED: RpcErrorCode.COMMAND_DENIED,
+}
+
+
+def rpc_error(exc: VehicleCommandError) -> DriverError:
+    """A failed manual command as the RPC error it answers."""
+    code = _RPC_CODES[exc.outcome]
+    if exc.command == "arm" and exc.outcome is Outcome.DENIED:
+        code = RpcErrorCode.NOT_ARMABLE
+    return DriverError(code, str(exc))
+
+
+def job_error(exc: VehicleCommandError) -> DriverError:
+    """A failed command during a job as the job's failure."""
+    if exc.outcome in (Outcome.TIMEOUT, Outcome.NO_VEHICLE):
+        return DriverError(JobFailure.VEHICLE_LOST, str(exc))
+    return DriverError(JobFailure.COMMAND_DENIED, str(exc))
+
+
+def _round(value: float, digits: int) -> float | None:
+    return None if math.isnan(value) else round(value, digits)
+
+
+@dataclass
+class _Flight:
+    """The job the vehicle is prepared for or flying."""
+
+    key: str
+    options: JobOptions
+    total: int
+    """Mission items."""
+    takeoff_alt_m: float
+    last_command: int
+    """MAV_CMD of the mission's last item."""
+    phase: Literal["start", "mission", "finish", "done"] = "start"
+    reached: int = 0
+    """Items reached so far (items 0..reached-1)."""
+
+
+class DroneDriver:
+    """A multicopter flown through a ``Vehicle``."""
+
+    def __init__(
+        self,
+        settings: DroneSettings,
+        vehicle: Vehicle,
+        *,
+        kind: str = "mavsdk",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.kind = kind
+        self.settings = settings
+        self.vehicle = vehicle
+        self._clock = clock
+        self._flight: _Flight | None = None
+        self._silent_since: float | None = None
+        """Monotonic time the vehicle went silent (None while it is heard)."""
+
+    # Driver basics ------------------------------------------------------------------
+
+    @property
+    def actions(self) -> frozenset[str]:
+        return frozenset({"arm", "disarm", "takeoff", "land", "rtl", "hold", "goto"})
+
+    @property
+    def state(self) -> VehicleState:
+        return self.vehicle.state
+
+    async def start(self) -> None:
+        try:
+            await self.vehicle.open(self.settings.connect_timeout_s)
+        except VehicleCommandError as exc:
+            raise DriverConfigError(f"driver.settings.connection: {exc}") from None
+
+    async def close(self) -> None:
+        await self.vehicle.close()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "type": "drone",
+            "driver": self.kind,
+            "connection": self.settings.connection,
+            "actions": sorted(self.actions),
+        }
+
+    # Waiting ------------------------------------------------------------------------
+
+    def _check_link(self) -> None:
+        """``vehicle_lost`` once the vehicle was silent longer than ``vehicle_timeout_s``."""
+        now = self._clock()
+        if self.state.connected:
+            self._silent_since = None
+            return
+        if self._silent_since is None:
+            self._silent_since = now
+        silent_s = now - self._silent_since
+        if silent_s > self.settings.vehicle_timeout_s:
+            raise DriverError(
+                JobFailure.VEHICLE_LOST,
+                f"no message from the vehicle for {silent_s:.0f} s "
+                f"(vehicle_timeout_s {self.settings.vehicle_timeout_s:g})",
+            )
+
+    async def _until(
+        self,
+        what: str,
+        done: Callable[[VehicleState], bool],
+        timeout_s: float,
+        *,
+        reason: JobFailure = JobFailure.DRIVER_ERROR,
+        watch: Callable[[VehicleState], None] | None = None,
+    ) -> None:
+        """Wait until ``done(state)``; the vehicle link and ``watch`` are checked meanwhile."""
+        deadline = self._clock() + timeout_s
+        while not done(self.state):
+            self._check_link()
+            if watch is not None:
+                watch(self.state)
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise DriverError(reason, f"{what}: not within {timeout_s:g} s")
+            await self.vehicle.changed(min(0.5, remaining))
+
+    # Jobs ---------------------------------------------------------------------------
+
+    def _mission_file(self, files: Mapping[str, Path]) -> MissionFile:
+        key = next((k for k in MISSION_KEYS if k in files), None)
+        if key is None:
+            raise DriverError(
+                JobFailure.INVALID_JOB, "the job has no mission file (files key 'mission')"
+            )
+        try:
+            data = files[key].read_bytes()
+        except OSError as exc:
+            raise DriverError(JobFailure.INVALID_JOB, f"file {key!r}: {exc.strerror}") from None
+        try:
+            parsed = parse_mission_file(data, filename=files[key].name)
+        except MissionFileError as exc:
+            raise DriverError(
+                JobFailure.INVALID_MISSION, f"file {key!r}: {exc.location}: {exc.message}"
+            ) from None
+        if not parsed.mission:
+            raise DriverError(JobFailure.INVALID_MISSION, f"file {key!r} has no mission items")
+        return parsed
+
+    def _plan(self, job: JobSpec, files: Mapping[str, Path]) -> tuple[_Flight, MissionFile]:
+        try:
+            options = parse_job_options(job.extra)
+        except JobOptionError as exc:
+            raise DriverError(JobFailure.INVALID_JOB, str(exc)) from None
+        parsed = self._mission_file(files)
+        takeoff = next((i for i in parsed.mission if i.command == NAV_TAKEOFF), None)
+        takeoff_alt_m = options.takeoff_alt_m
+        if takeoff_alt_m is None and takeoff is not None and takeoff.z > 0:
+            takeoff_alt_m = float(takeoff.z)
+        flight = _Flight(
+            key=job.key,
+            options=options,
+            total=len(parsed.mission),
+            takeoff_alt_m=takeoff_alt_m or self.settings.default_takeoff_alt_m,
+            last_command=parsed.mission[-1].command,
+        )
+        return flight, parsed
+
+    async def prepare(self, job: JobSpec, files: Mapping[str, Path]) -> None:
+        flight, parsed = self._plan(job, files)
+        self._flight = None
+        self._check_link()
+        try:
+            await self.vehicle.upload_mission(parsed.mission)
+            if parsed.fence:
+                await self.vehicle.upload_geofence(parsed.fence)
+            if parsed.rally:
+                await self.vehicle.upload_rally_points(parsed.rally)
+        except VehicleCommandError as exc:
+            if exc.outcome in (Outcome.INVALID, Outcome.DENIED):
+                raise DriverError(
+                    JobFailure.INVALID_MISSION, f"the vehicle refused the mission: {exc}"
+                ) from None
+            raise job_error(exc) from None
+        await self._preflight(flight.options)
+        self._flight = flight
+
+    def _gates(self, options: JobOptions) -> str | None:
+        """The first preflight gate that does not pass, with its value; None when all pass."""
+        s = self.state
+        min_battery = (
+            options.min_battery_pct
+            if options.min_battery_pct is not None
+            else self.settings.min_battery_pct
+        )
+        if not s.connected:
+            return f"vehicle: no autopilot heard on {self.settings.connection}"
+        if not s.down_and_safe:
+            return f"landed: the vehicle is not landed and disarmed ({s.landed}, armed {s.armed})"
+        if s.gps_fix < 3:
+            return f"gps: fix type {s.gps_fix} with {s.satellites} satellites (needs a 3D fix)"
+        if not s.home_set:
+            return "home: the autopilot has no home position"
+        if not s.armable:
+            text = f" ({s.status_text})" if s.status_text else ""
+            return f"armable: the autopilot's pre-arm checks fail{text}"
+        if math.isnan(s.battery_pct) or s.battery_pct < min_battery:
+            return f"battery: {s.battery_pct:.0f}% is below min_battery_pct {min_battery:g}%"
+        return None
+
+    async def _preflight(self, options: JobOptions) -> None:
+        deadline = self._clock() + self.settings.preflight_wait_s
+        while (failed := self._gates(options)) is not None:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                raise DriverError(JobFailure.PREFLIGHT_FAILED, failed)
+            await self.vehicle.changed(min(0.5, remaining))
+
+    async def run(self, job: JobSpec, report_progress: ProgressReporter) -> None:
+        flight = self._flight
+        if flight is None or flight.key != job.key:
+            raise DriverError(JobFailure.DRIVER_ERROR, f"job {job.key} was not prepared")
+        try:
+            if flight.phase == "start":
+                await self._take_off(flight, report_progress)
+                flight.phase = "mission"
+            if flight.phase == "mission":
+                await self._fly_mission(flight, report_progress)
+                flight.phase = "finish"
+            if flight.phase == "finish":
+                await self._finish(flight, report_progress)
+                flight.phase = "done"
+        except VehicleCommandError as exc:
+            raise job_error(exc) from None
+        finally:
+            if flight.phase == "done":
+                self._flight = None
+
+    async def _take_off(self, flight: _Flight, report: ProgressReporter) -> None:
+        await report(Progress(total=flight.total, stage="takeoff"))
+        await self.vehicle.set_takeoff_altitude(flight.takeoff_alt_m)
+        await self.vehicle.arm()
+        await self.vehicle.takeoff()
+        target_m = 0.9 * flight.takeoff_alt_m
+        await self._until(
+            f"takeoff to {flight.takeoff_alt_m:g} m",
+            lambda s: s.height_m >= target_m and s.armed,
+            self.settings.takeoff_timeout_s,
+            reason=JobFailure.COMMAND_DENIED,
+            watch=self._takeoff_watch,
+        )
+        await self.vehicle.start_mission()
+        speed = flight.options.speed_m_s or self.settings.mission_speed_m_s
+        if speed is not None:
+            try:
+                await self.vehicle.set_speed(speed)
+            except VehicleCommandError as exc:
+                log.warning("the vehicle did not take speed %g m/s: %s", speed, exc)
+        await report(Progress(total=flight.total, stage="mission"))
+
+    def _takeoff_watch(self, s: VehicleState) -> None:
+        if s.on_ground and not s.armed:
+            raise DriverError(JobFailure.COMMAND_DENIED, "takeoff: the vehicle disarmed")
+
+    def _finished(self, flight: _Flight, s: VehicleState) -> bool:
+        if s.mission_current >= flight.total and s.mission_total in (0, flight.total):
+            return True
+        # A mission ending with a landing may stop at its last item on the ground.
+        return (
+            s.down_and_safe
+            and s.mission_current == flight.total - 1
+            and flight.last_command in (NAV_LAND, NAV_RETURN_TO_LAUNCH)
+        )
+
+    async def _fly_mission(self, flight: _Flight, report: ProgressReporter) -> None:
+        seen_mission_mode = self.state.mode is Mode.MISSION
+        started = self._clock()
+        while True:
+            self._check_link()
+            s = self.state
+            current = s.mission_current
+            finished = self._finished(flight, s)
+            reached_now = flight.total if finished else min(current, flight.total)
+            while flight.reached < reached_now:
+                item = flight.reached
+                flight.reached += 1
+                await report(
+                    Progress(
+                        current=flight.reached,
+                        total=flight.total,
+                        percent=round(100.0 * flight.reached / flight.total, 2),
+                        item=item,
+                        stage="mission",
+                    )
+                )
+            if finished:
+                return
+            if s.mode is Mode.MISSION:
+                seen_mission_mode = True
+            elif seen_mission_mode:
+                await self._failsafe(flight, s, report)
+            elif self._clock() - started > self.settings.command_timeout_s:
+                raise DriverError(
+                    JobFailure.COMMAND_DENIED,
+                    f"the vehicle did not start the mission (mode {s.mode_name})",
+                )
+            await self.vehicle.changed(0.5)
+
+    async def _failsafe(self, flight: _Flight, s: VehicleState, report: ProgressReporter) -> None:
+        """The vehicle left the mission on its own: fail, once it is down if it is going down."""
+        text = s.status_text.lower()
+        if "battery" in text or (
+            not math.isnan(s.battery_pct) and s.battery_pct <= LOW_BATTERY_PCT
+        ):
+            reason = JobFailure.LOW_BATTERY
+        elif "fence" in text:
+            reason = JobFailure.GEOFENCE
+        else:
+            reason = JobFailure.VEHICLE_FAILSAFE
+        detail = (
+            f"the vehicle left the mission after item {flight.reached} of {flight.total}: "
+            f"mode {s.mode_name}, battery {s.battery_pct:.0f}%"
+            + (f" ({s.status_text})" if s.status_text else "")
+        )
+        log.warning("failsafe: %s", detail)
+        if s.mode in (Mode.RETURN_TO_LAUNCH, Mode.LAND):
+            stage = "returning" if s.mode is Mode.RETURN_TO_LAUNCH else "landing"
+            await report(Progress(current=flight.reached, total=flight.total, stage=stage))
+            await self._wait_down()
+            detail += "; the vehicle landed"
+        raise DriverError(reason, detail)
+
+    async def _finish(self, flight: _Flight, report: ProgressReporter) -> None:
+        done = Progress(current=flight.total, total=flight.total, percent=100.0)
+        if self.state.down_and_safe:
+            await report(msgspec.structs.replace(done, stage="landed"))
+            return
+        action = flight.options.on_finish
+        if action == "hold":
+            await self.vehicle.hold()
+            await report(msgspec.structs.replace(done, stage="holding"))
+            return
+        if action == "rtl":
+            await report(msgspec.structs.replace(done, stage="returning"))
+            if self.state.mode is not Mode.RETURN_TO_LAUNCH:
+                await self.vehicle.return_to_launch()
+        else:
+            await report(msgspec.structs.replace(done, stage="landing"))
+            if self.state.mode is not Mode.LAND:
+                await self.vehicle.land()
+        await self._wait_down()
+        await report(msgspec.structs.replace(done, stage="landed"))
+
+    async def _wait_down(self) -> None:
+        """Until landed and disarmed (PX4 disarms by itself after landing)."""
+        await self._until("landing", lambda s: s.down_and_safe, self.settings.landing_timeout_s)
+
+    # Resume after an agent restart --------------------------------------------------
+
+    async def resume(self, job: JobSpec, files: Mapping[str, Path]) -> bool:
+        """Re-attach to ``job``'s flight; False when the vehicle is not flying it."""
+        try:
+            flight, _ = self._plan(job, files)
+        except DriverError as exc:
+            log.warning("job %s cannot be resumed: %s", job.key, exc)
+            return False
+        try:
+            await self._until(
+                "the vehicle's mission state",
+                lambda s: s.connected and s.mission_current >= 0,
+                self.settings.connect_timeout_s,
+            )
+        except DriverError as exc:
+            log.warning("job %s cannot be resumed: %s", job.key, exc)
+            return False
+        s = self.state
+        if s.mission_total not in (0, flight.total):
+            log.warning(
+                "job %s: the vehicle holds a mission of %d items, the job's has %d",
+                job.key,
+                s.mission_total,
+                flight.total,
+            )
+            return False
+        if self._finished(flight, s):
+            flight.reached, flight.phase = flight.total, "finish"
+        elif s.down_and_safe:
+            log.warning("job %s: the vehicle is down before the mission finished", job.key)
+            return False
+        else:
+            flight.reached, flight.phase = max(0, s.mission_current), "mission"
+        self._flight = flight
+        log.info(
+            "job %s resumed: item %d of %d, mode %s",
+            job.key,
+            flight.reached,
+            flight.total,
+            s.mode_name,
+        )
+        return True
+
+    # Stops and actions --------------------------------------------------------------
+
+    async def stop(self, action: str | None) -> None:
+        self._flight = None
+        if self.state.down_and_safe:
+            return
+        name = action or "rtl"
+        if name not in ("rtl", "hold", "land"):
+            raise DriverError(RpcErrorCode.UNSUPPORTED, f"no stop action {name!r}")
+        await self.action(name, {})
+
+    async def emergency_stop(self) -> None:
+        self._flight = None
+        if self.state.down_and_safe:
+            return
+        command = {
+            "hold": self.vehicle.hold,
+            "land": self.vehicle.land,
+            "kill": self.vehicle.kill,
+        }[self.settings.emergency_stop_action]
+        try:
+            await command()
+        except VehicleCommandError as exc:
+            raise rpc_error(exc) from None
+
+    async def action(self, name: str, params: Mapping[str, Any]) -> Any:
+        if name not in self.actions:
+            raise DriverError(RpcErrorCode.UNSUPPORTED, f"the drone has no action {name!r}")
+        v = self.vehicle
+        try:
+            if name == "arm":
+                await v.arm()
+            elif name == "disarm":
+                await v.disarm()
+            elif name == "takeoff":
+                height_m = _param(params, "altitude_m", 1.0, 1000.0)
+                if height_m is not None:
+                    await v.set_takeoff_altitude(height_m)
+                if not self.state.armed:
+                    await v.arm()
+                await v.takeoff()
+            elif name == "land":
+                await v.land()
+            elif name == "rtl":
+                await v.return_to_launch()
+            elif name == "hold":
+                await v.hold()
+            elif name == "goto":
+                lat = _required(params, "lat", -90.0, 90.0)
+                lng = _required(params, "lng", -180.0, 180.0)
+                alt = _param(params, "alt", -500.0, 10000.0)
+                if alt is None:
+                    alt = self.state.alt_amsl_m
+                await v.goto(lat, lng, alt)
+        except VehicleCommandError as exc:
+            raise rpc_error(exc) from None
+        return {"action": name, "mode": self.state.mode_name, "armed": self.state.armed}
+
+    # Telemetry ----------------------------------------------------------------------
+
+    def samples(self) -> list[TelemetrySample]:
+        s = self.state
+        if not s.connected:
+            status = "error"
+        elif s.landed in (Landed.IN_AIR, Landed.TAKING_OFF, Landed.LANDING):
+            status = "flying"
+        else:
+            status = "standby"
+        battery_pct = _round(s.battery_pct, 1)
+        voltage_v = _round(s.voltage_v, 2)
+        out = [
+            TelemetrySample(
+                "drone_status",
+                DroneStatus(
+                    status=status,
+                    mode=s.mode_name,
+                    speed=_round(s.speed_m_s, 2),
+                    height=_round(s.height_m, 2),
+                    armed=s.armed,
+                    gps=GpsInfo(type=s.gps_fix, satcount=s.satellites),
+                    battery=BatteryBrief(percent=battery_pct, voltage=voltage_v),
+                ),
+            )
+        ]
+        if not math.isnan(s.lat_deg):
+            out.append(
+                TelemetrySample(
+                    "position",
+                    Position(
+                        lat=round(s.lat_deg, 7),
+                        lng=round(s.lon_deg, 7),
+                        alt=_round(s.alt_amsl_m, 2),
+                        height=_round(s.height_m, 2),
+                        heading=_round(s.heading_deg % 360.0, 1),
+                    ),
+                )
+            )
+        if battery_pct is not None:
+            out.append(TelemetrySample("battery", Battery(remain=battery_pct, voltage=voltage_v)))
+        if s.mission_total > 0 or self._flight is not None:
+            flight = self._flight
+            total = s.mission_total or (flight.total if flight else 0)
+            out.append(
+                TelemetrySample(
+                    "mission",
+                    Mission(
+                        current=max(0, s.mission_current),
+                        total=total,
+                        finished=total > 0 and s.mission_current >= total,
+                        job=flight.key if flight else None,
+                    ),
+                )
+            )
+        return out
+
+    async def telemetry(self) -> AsyncIterator[TelemetrySample]:
+        while True:
+            for sample in self.samples():
+                yield sample
+            await asyncio.sleep(self.settings.telemetry_period_s)
+
+
+def _required(params: Mapping[str, Any], key: str, low: float, high: float) -> float:
+    value = _param(params, key, low, high)
+    if value is None:
+        raise DriverError(RpcErrorCode.INVALID_PARAMS, f"params.{key} is required")
+    return value
+
+
+def _param(params: Mapping[str, Any], key: str, low: float, high: float) -> float | None:
+    """A number of an action's params within ``low..high``; None when absent."""
+    value = params.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        raise DriverError(RpcErrorCode.INVALID_PARAMS, f"params.{key} must be a number")
+    if not low <= value <= high:
+        raise DriverError(RpcErrorCode.INVALID_PARAMS, f"params.{key} is outside {low:g}..{high:g}")
+    return float(value)
