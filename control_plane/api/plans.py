@@ -17,6 +17,7 @@ from control_plane.api.params import PathId
 from control_plane.errors import InvalidInput
 from control_plane.services import plans
 from control_plane.services.container import Services
+from control_plane.services.mission_files import check_staged_missions
 from control_plane.services.plans import PlanOut, PlanWrite
 from control_plane.services.principal import Principal
 
@@ -56,9 +57,12 @@ async def _plan_from_form(
         except msgspec.ValidationError as exc:
             raise InvalidInput(f"invalid form: {exc}") from None
         # Check the plan before storing files, so a refused form leaves no blobs behind.
-        await plans.check_plan(principal, data)
+        await plans.check_plan(principal, data, store=services.blobs.store)
+        await check_staged_missions(form.files)
         files = await services.blobs.create(principal, form.files) if form.files else {}
-        return await plans.create_plan(principal, msgspec.structs.replace(data, files=files))
+        return await plans.create_plan(
+            principal, msgspec.structs.replace(data, files=files), store=services.blobs.store
+        )
     finally:
         await form.discard()
 
@@ -85,7 +89,9 @@ class PlansController(Controller):
         """
         if media_type(request) == "multipart/form-data":
             return await _plan_from_form(request, principal, services)
-        return await plans.create_plan(principal, await read_json(request, PlanWrite))
+        return await plans.create_plan(
+            principal, await read_json(request, PlanWrite), store=services.blobs.store
+        )
 
     @get("/", operation_id="list_plans", summary="List plans")
     async def list_plans(self, principal: Caller) -> list[PlanOut]:
@@ -99,10 +105,14 @@ class PlansController(Controller):
 
     @put("/{plan_id:int}", operation_id="replace_plan", summary="Replace a plan")
     async def replace_plan(
-        self, principal: Caller, plan_id: FromPath[PathId], data: JSONBody[PlanWrite]
+        self,
+        principal: Caller,
+        plan_id: FromPath[PathId],
+        data: JSONBody[PlanWrite],
+        services: ServicesDep,
     ) -> PlanOut:
         """Replace a whole plan (the seed has no partial update)."""
-        return await plans.replace_plan(principal, plan_id, data)
+        return await plans.replace_plan(principal, plan_id, data, store=services.blobs.store)
 
     @delete("/{plan_id:int}", operation_id="delete_plan", status_code=200, summary="Delete a plan")
     async def delete_plan(self, principal: Caller, plan_id: FromPath[PathId]) -> PlanOut:

@@ -36,6 +36,11 @@ class StagedFile:
         self._file: aiofiles.threadpool.binary.AsyncBufferedIOBase | None = None
         self._committed = False
 
+    @property
+    def path(self) -> Path:
+        """Where the staged bytes are until ``commit`` (complete once ``finish`` returned)."""
+        return self._path
+
     async def write(self, chunk: bytes) -> None:
         """Append bytes; they are written to disk in 1 MiB batches."""
         if self._file is None:

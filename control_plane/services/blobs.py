@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 from control_plane.db.models import Blob, PlanFile
 from control_plane.errors import Conflict, InvalidInput, NotFound
 from control_plane.services.blob_store import BlobStore, StagedFile
+from control_plane.services.mission_files import MISSION_KEYS, check_staged_missions
 from control_plane.services.principal import Principal
 
 
@@ -88,9 +89,14 @@ class BlobService:
         return _out(blob), self.store.path_for(blob.sha256)
 
     async def replace(self, principal: Principal, blob_id: int, staged: StagedFile) -> BlobReplaced:
-        """Give a blob new content; plans referring to it see the new file."""
+        """Give a blob new content; plans referring to it see the new file, so a plan's
+        mission file must stay one that flies (checked before anything changes)."""
         async with self.store.lock, in_transaction():
             blob = await self._own(principal, blob_id)
+            as_missions = await PlanFile.filter(blob_id=blob.id, key__in=MISSION_KEYS).values_list(
+                "key", flat=True
+            )
+            await check_staged_missions([(str(key), staged) for key in sorted(set(as_missions))])
             old_sha = blob.sha256
             await staged.commit()
             blob.filename = clean_filename(staged.filename)

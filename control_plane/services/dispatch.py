@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
+import msgspec
 from tortoise.transactions import in_transaction
 
 from control_plane.db.models import Blob, Job, JobEvent, Node, PlanFile
@@ -250,11 +251,15 @@ class DispatchService:
         )
 
 
-def _progress(event: WireEvent) -> dict[str, float] | None:
-    if event.progress is None:
-        return None
+def _progress(event: WireEvent) -> dict[str, Any] | None:
+    """The event's progress as stored: the counts always, and what else the agent sent
+    (the item reached, the flight's stage)."""
     p = event.progress
-    return {"current": p.current, "total": p.total, "percent": p.percent}
+    if p is None:
+        return None
+    counts: dict[str, Any] = {"current": p.current, "total": p.total, "percent": p.percent}
+    sent: dict[str, Any] = msgspec.to_builtins(p)
+    return counts | sent
 
 
 async def _spec_of(job: Job) -> JobSpec | None:

@@ -15,7 +15,7 @@ import aiofiles
 
 from control_plane.db.models import Blob
 from control_plane.errors import InvalidInput
-from control_plane.services.blob_store import BlobStore
+from control_plane.services.blob_store import BlobStore, StagedFile
 from shared.mission import MissionFile, MissionFileError, parse_mission_file
 from shared.mission.items import MAX_FILE_BYTES
 
@@ -29,6 +29,25 @@ async def read_capped(store: BlobStore, sha256: str) -> bytes:
         return await f.read(MAX_FILE_BYTES + 1)
 
 
+def _parse(data: bytes, filename: str, where: str, what: str) -> MissionFile:
+    try:
+        return parse_mission_file(data, filename=filename)
+    except MissionFileError as exc:
+        raise InvalidInput(
+            f"{where} ({what}): {exc}", location=f"{where}: {exc.location}"
+        ) from None
+
+
+async def check_staged_missions(files: list[tuple[str, StagedFile]]) -> None:
+    """Parse the ``mission``/``waypoint`` parts of an upload before they become blobs, so a
+    refused form leaves nothing behind."""
+    for key, staged in files:
+        if key in MISSION_KEYS:
+            async with aiofiles.open(staged.path, "rb") as f:
+                data = await f.read(MAX_FILE_BYTES + 1)
+            await asyncio.to_thread(_parse, data, staged.filename, f"files.{key}", "upload")
+
+
 async def check_mission_files(
     store: BlobStore, file_ids: dict[str, int], *, where: str = "files"
 ) -> dict[str, MissionFile]:
@@ -40,11 +59,7 @@ async def check_mission_files(
             continue
         blob = await Blob.get(id=blob_id)
         data = await read_capped(store, blob.sha256)
-        try:
-            parsed[key] = await asyncio.to_thread(parse_mission_file, data, filename=blob.filename)
-        except MissionFileError as exc:
-            raise InvalidInput(
-                f"{where}.{key} (blob {blob_id}): {exc}",
-                location=f"{where}.{key}: {exc.location}",
-            ) from None
+        parsed[key] = await asyncio.to_thread(
+            _parse, data, blob.filename, f"{where}.{key}", f"blob {blob_id}"
+        )
     return parsed

@@ -169,26 +169,21 @@ async def get_plan(principal: Principal, plan_id: int) -> PlanOut:
     return _out(plan, (await _files_of([plan.id]))[plan.id])
 
 
-async def check_plan(
-    principal: Principal, data: PlanWrite, *, store: BlobStore | None = None
-) -> dict[str, int]:
+async def check_plan(principal: Principal, data: PlanWrite, *, store: BlobStore) -> dict[str, int]:
     """Validate a plan body against the caller's group; answers the parsed blob ids.
 
-    With the blob ``store``, the ``mission``/``waypoint`` file is parsed too and a file that
-    cannot be flown is refused with its location (``files.mission: mission.items[3]...``).
+    The ``mission``/``waypoint`` file is read from the blob ``store`` and parsed: a file
+    that cannot be flown is refused with its location (``files.mission: mission.items[3]...``).
     """
     validate_extra(data.extra)
     await _check_node(principal, data.node_id)
     file_ids = await parse_file_ids(principal, data.files, "files")
-    if store is not None:
-        await check_mission_files(store, file_ids)
+    await check_mission_files(store, file_ids)
     return file_ids
 
 
-async def create_plan(
-    principal: Principal, data: PlanWrite, *, store: BlobStore | None = None
-) -> PlanOut:
-    """Create a plan; with ``store`` its mission file is checked first (see ``check_plan``)."""
+async def create_plan(principal: Principal, data: PlanWrite, *, store: BlobStore) -> PlanOut:
+    """Create a plan, its mission file checked first (see ``check_plan``)."""
     async with in_transaction():
         file_ids = await check_plan(principal, data, store=store)
         plan = await Plan.create(
@@ -203,9 +198,9 @@ async def create_plan(
 
 
 async def replace_plan(
-    principal: Principal, plan_id: int, data: PlanWrite, *, store: BlobStore | None = None
+    principal: Principal, plan_id: int, data: PlanWrite, *, store: BlobStore
 ) -> PlanOut:
-    """Replace a whole plan; with ``store`` its mission file is checked first."""
+    """Replace a whole plan, its mission file checked first."""
     async with in_transaction():
         plan = await own_plan(principal, plan_id)
         file_ids = await check_plan(principal, data, store=store)

@@ -84,6 +84,13 @@ class Flight:
         events: list[dict[str, Any]] = await self.fleet.get(path)
         return events
 
+    async def story(self, plan_id: int, job_id: int) -> str:
+        """The job's history, one line per event (for failure messages)."""
+        return "\n".join(
+            f"{e['seq']} {e['state']} {e.get('progress')} {e.get('reason')} {e.get('detail')}"
+            for e in await self.events(plan_id, job_id)
+        )
+
     async def reached(self, plan_id: int, job_id: int) -> list[int]:
         """The mission items the job's history reports reached, in order."""
         events = await self.events(plan_id, job_id)
@@ -167,7 +174,7 @@ async def test_a_mission_flies_every_item_in_order_and_lands_at_home(
         plan_id = await flight.plan(node_id, mission, name, on_finish="rtl")
         job_id = await flight.run(plan_id)
         job = await flight.ended(plan_id, job_id)
-        assert job["status"] == "succeeded", await flight.events(plan_id, job_id)
+        assert job["status"] == "succeeded", await flight.story(plan_id, job_id)
         assert await flight.reached(plan_id, job_id) == list(range(SQUARE_ITEMS))
         state = await flight.sim.status(0)
         assert down(state) and at_home(state), state
@@ -216,7 +223,8 @@ async def test_preflight_gate_and_low_battery_fail_with_a_clear_reason(
         await flight.wait_item(plan_id, job_id, 1)
         await flight.sim.request(0, "battery", 12)
         job = await flight.ended(plan_id, job_id)
-        assert job["status"] == "failed" and job["error"]["code"] == "low_battery", job
+        assert job["status"] == "failed", await flight.story(plan_id, job_id)
+        assert job["error"]["code"] == "low_battery", await flight.story(plan_id, job_id)
         assert down(await flight.sim.status(0))
 
 
@@ -256,6 +264,7 @@ async def test_three_drones_fly_three_jobs_at_once(tmp_path: Path, database_url:
         )
         assert flying_now["armed"]
         ends = await asyncio.gather(*(flight.ended(p, j) for p, j in zip(plans, jobs, strict=True)))
-        assert [j["status"] for j in ends] == ["succeeded"] * 3, ends
+        stories = [await flight.story(p, j) for p, j in zip(plans, jobs, strict=True)]
+        assert [j["status"] for j in ends] == ["succeeded"] * 3, "\n\n".join(stories)
         for vehicle in range(3):
             assert down(await flight.sim.status(vehicle))

@@ -7,6 +7,8 @@ import hashlib
 
 from litestar.testing import AsyncTestClient
 
+from control_plane.demo_mission import sample_plan
+
 Headers = dict[str, str]
 
 
@@ -91,7 +93,7 @@ async def test_a_blob_in_use_cannot_be_deleted(client: AsyncTestClient, auth: He
     blob = (
         await client.post("/gosd/api/v2/blobs/", headers=auth, files={"f": ("m", b"m")})
     ).json()["f"]
-    plan = await make_plan(client, auth, files={"mission": blob})
+    plan = await make_plan(client, auth, files={"notes": blob})
     r = await client.delete(f"/gosd/api/v2/blobs/{blob}", headers=auth)
     assert r.status_code == 409
     assert r.json()["plans"] == [plan["id"]]
@@ -125,6 +127,9 @@ async def test_plan_validation_says_where(client: AsyncTestClient, auth: Headers
     }
 
 
+FIELD_PLAN = sample_plan()
+
+
 async def test_multipart_plan_as_the_original(client: AsyncTestClient, auth: Headers) -> None:
     node_id = await make_node(client, auth)
     r = await client.post(
@@ -135,7 +140,7 @@ async def test_multipart_plan_as_the_original(client: AsyncTestClient, auth: Hea
             "description": (None, "north field"),
             "node_id": (None, str(node_id)),
             "speed_m_s": (None, "8"),
-            "mission": ("field.plan", b'{"fileType": "Plan"}'),
+            "mission": ("field.plan", FIELD_PLAN),
         },
     )
     assert r.status_code == 201, r.text
@@ -147,9 +152,7 @@ async def test_multipart_plan_as_the_original(client: AsyncTestClient, auth: Hea
     )
     assert plan["extra"] == {"speed_m_s": "8"}
     blob = plan["files"]["mission"]
-    assert (await client.get(f"/gosd/api/v2/blobs/{blob}", headers=auth)).content == (
-        b'{"fileType": "Plan"}'
-    )
+    assert (await client.get(f"/gosd/api/v2/blobs/{blob}", headers=auth)).content == FIELD_PLAN
     # A refused form stores no blob.
     bad = await client.post(
         "/gosd/api/v2/plans/",

@@ -38,10 +38,6 @@ BAD_PLAN = json.dumps(_doc).encode()
 BAD_WHERE = "files.mission: mission.items[1].params[4]"
 BAD_WPL = GOOD_WPL.replace(b"\t0\t3\t16\t5\t", b"\t0\t1\t16\t5\t")  # row 2: a local frame
 BAD_WPL_WHERE = "files.waypoint: line 4, column 3 (frame)"
-ROUTES_UNWIRED = pytest.mark.xfail(
-    strict=True,
-    reason="api/plans.py does not pass services.blobs.store to the plan service yet",
-)
 
 
 async def make_node(client: AsyncTestClient, auth: Headers) -> int:
@@ -167,7 +163,6 @@ async def _plan_count(client: AsyncTestClient, auth: Headers) -> int:
     return len((await client.get("/gosd/api/v2/plans/", headers=auth)).json())
 
 
-@ROUTES_UNWIRED
 async def test_json_create_with_a_bad_mission_is_a_422(
     client: AsyncTestClient, auth: Headers
 ) -> None:
@@ -185,7 +180,6 @@ async def test_json_create_with_a_bad_mission_is_a_422(
     assert await _plan_count(client, auth) == 0
 
 
-@ROUTES_UNWIRED
 async def test_multipart_create_with_a_bad_mission_is_a_422(
     client: AsyncTestClient, auth: Headers
 ) -> None:
@@ -202,9 +196,9 @@ async def test_multipart_create_with_a_bad_mission_is_a_422(
     assert r.status_code == 422, r.text
     assert r.json()["location"] == BAD_WPL_WHERE
     assert await _plan_count(client, auth) == 0
+    assert await upload(client, auth, "next.txt", b"x") == "1", "the refused form stored no blob"
 
 
-@ROUTES_UNWIRED
 async def test_replace_with_a_bad_mission_is_a_422(client: AsyncTestClient, auth: Headers) -> None:
     node_id = await make_node(client, auth)
     good = await upload(client, auth, "good.plan", GOOD_PLAN)
@@ -224,3 +218,27 @@ async def test_replace_with_a_bad_mission_is_a_422(client: AsyncTestClient, auth
     assert r.json()["location"] == BAD_WHERE
     kept = (await client.get(f"/gosd/api/v2/plans/{plan_id}", headers=auth)).json()
     assert (kept["name"], kept["files"]) == ("p", {"mission": good})
+
+
+async def test_a_plans_mission_blob_cannot_be_replaced_by_a_bad_file(
+    client: AsyncTestClient, auth: Headers
+) -> None:
+    node_id = await make_node(client, auth)
+    good = await upload(client, auth, "good.plan", GOOD_PLAN)
+    r = await client.post(
+        "/gosd/api/v2/plans/",
+        headers=auth,
+        json={"name": "p", "node_id": node_id, "files": {"mission": good}},
+    )
+    assert r.status_code == 201, r.text
+    r = await client.put(
+        f"/gosd/api/v2/blobs/{good}", headers=auth, files={"c": ("bad.plan", BAD_PLAN)}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["location"] == BAD_WHERE
+    kept = await client.get(f"/gosd/api/v2/blobs/{good}", headers=auth)
+    assert kept.content == GOOD_PLAN, "the plan's mission file is unchanged"
+    r = await client.put(
+        f"/gosd/api/v2/blobs/{good}", headers=auth, files={"c": ("good2.plan", GOOD_PLAN + b" ")}
+    )
+    assert r.status_code == 200, "a file that flies may replace it"
