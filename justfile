@@ -14,11 +14,12 @@ demo *ARGS:
 serve *ARGS:
     gosd serve {{ARGS}}
 
-# the test suite on SQLite, then on PostgreSQL (skipped where none answers, except in CI)
+# the test suite on SQLite, then on PostgreSQL (skipped where none answers, except in CI);
+# flights run once, on SQLite: they test the vehicles, not the database
 [group('test')]
 test *ARGS:
     python -m pytest {{ARGS}}
-    GOSD_TEST_DATABASE=postgres python -m pytest {{ARGS}}
+    GOSD_TEST_DATABASE=postgres python -m pytest -m "not flight" {{ARGS}}
 
 # the fast run: SQLite only
 [group('test')]
