@@ -118,6 +118,8 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
         self.intervals_s = dict(DEFAULT_INTERVALS_S)
         self._due_s: dict[int, float] = {}
         self._start_s = clock()
+        self._after_ack: list[Any] | None = None
+        """Messages a command asked for, sent once its ACK is out."""
         self.last_gcs_heartbeat_s: float | None = None
         """Wall time of the last GCS heartbeat (None: no GCS seen yet)."""
         self._last_state: tuple[object, ...] = ()
@@ -199,12 +201,18 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
             return
         if kind in ("COMMAND_LONG", "COMMAND_INT"):
             cmd = Command.from_long(msg) if kind == "COMMAND_LONG" else Command.from_int(msg)
-            result = execute(cmd, self.vehicle, self.faults, self)
+            self._after_ack = []
+            try:
+                result = execute(cmd, self.vehicle, self.faults, self)
+            finally:
+                after, self._after_ack = self._after_ack, None
             self.send(
                 self.mav.command_ack_encode(
                     cmd.command, result, 0, 0, msg.get_srcSystem(), msg.get_srcComponent()
                 )
             )
+            for message in after:  # requested messages follow the ACK, as on PX4
+                self.send(message)
             self._flush_changes()
             self._send_events()
             return
@@ -236,7 +244,10 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
         message = builder()
         if message is None:
             return False
-        self.send(message)
+        if self._after_ack is not None:
+            self._after_ack.append(message)
+        else:
+            self.send(message)
         return True
 
     # ------------------------------------------------------------ outbound
