@@ -394,7 +394,8 @@ async def test_link_faults_drop_traffic_both_ways(link: tuple[SimFleet, Gcs]) ->
     await asyncio.sleep(0.3)  # let datagrams sent before the cut arrive
     gcs.clear()
     gcs.send(gcs.mav.command_long_encode(1, 1, 400, 0, 1, 0, 0, 0, 0, 0, 0))
-    await until(lambda: _true(faults.dropped > 3), "the cut link drops the streams")
+    await until(lambda: _true(faults.dropped_in == 1), "the cut link drops the command")
+    await until(lambda: _true(faults.dropped_out > 3), "the cut link drops the streams")
     gcs.pump()
     assert gcs.inbox == []
     assert not fleet.vehicles[0].armed
