@@ -222,3 +222,13 @@ def test_sigterm_stops_cleanly() -> None:
             code = stop_process(process, signal.SIGTERM)
         assert code == 0
         assert process.stderr is not None and "Traceback" not in process.stderr.read()
+
+
+def test_a_port_in_use_is_reported_not_a_traceback() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        done = gosd("sim", "--base-port", str(free_port(socket.SOCK_DGRAM)),
+                    "--local-base-port", str(port))  # fmt: skip
+    assert done.returncode == 1
+    assert "in use" in done.stderr and "Traceback" not in done.stderr
