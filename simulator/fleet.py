@@ -156,10 +156,14 @@ class SimFleet:
             stats.max_tick_s = max(stats.max_tick_s, time.monotonic() - now)
 
     async def __aenter__(self) -> SimFleet:
+        try:
+            await self._open()  # a port in use raises OSError here
+        except BaseException:
+            self._close()
+            raise
         stack = contextlib.AsyncExitStack()
-        group = await stack.enter_async_context(asyncio.TaskGroup())
-        await self._open()
         stack.callback(self._close)
+        group = await stack.enter_async_context(asyncio.TaskGroup())
         self._runner = group.create_task(self._loop(), name="sim-fleet")
         self._stack = stack
         return self

@@ -20,6 +20,7 @@ from typing import Any
 
 from pymavlink.dialects.v20 import common as mavlink
 
+from simulator import geo
 from simulator.commands import Command, execute
 from simulator.faults import Faults
 from simulator.mission_protocol import MissionProtocol
@@ -44,6 +45,7 @@ DEFAULT_INTERVALS_S: dict[int, float] = {
     M.MAVLINK_MSG_ID_HOME_POSITION: 2.0,
     M.MAVLINK_MSG_ID_VFR_HUD: 0.25,
     M.MAVLINK_MSG_ID_MISSION_CURRENT: 0.5,
+    M.MAVLINK_MSG_ID_LOCAL_POSITION_NED: 0.25,
 }
 """Wall-clock stream intervals, seconds (SET_MESSAGE_INTERVAL changes them)."""
 ON_REQUEST_ONLY = frozenset({M.MAVLINK_MSG_ID_AUTOPILOT_VERSION})
@@ -116,8 +118,16 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
         self._parser = mavlink.MAVLink(None, 0, 0)
         self._parser.robust_parsing = True
         self.intervals_s = dict(DEFAULT_INTERVALS_S)
-        self._due_s: dict[int, float] = {}
         self._start_s = clock()
+        # Vehicles of a fleet start together: spread their stream phases so the loop is
+        # not asked to send every vehicle's heartbeat in the same tick.
+        phase = (uid * 0.618034) % 1.0
+        self._due_s: dict[int, float] = {
+            message_id: self._start_s + phase * interval
+            for message_id, interval in self.intervals_s.items()
+        }
+        self._after_ack: list[Any] | None = None
+        """Messages a command asked for, sent once its ACK is out."""
         self.last_gcs_heartbeat_s: float | None = None
         """Wall time of the last GCS heartbeat (None: no GCS seen yet)."""
         self._last_state: tuple[object, ...] = ()
@@ -137,6 +147,9 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
             M.MAVLINK_MSG_ID_VFR_HUD: self._vfr_hud,
             M.MAVLINK_MSG_ID_MISSION_CURRENT: self._mission_current,
             M.MAVLINK_MSG_ID_AUTOPILOT_VERSION: self._autopilot_version,
+            M.MAVLINK_MSG_ID_LOCAL_POSITION_NED: self._local_position,
+            M.MAVLINK_MSG_ID_ALTITUDE: self._altitude,
+            M.MAVLINK_MSG_ID_ATTITUDE_QUATERNION: self._attitude_quaternion,
         }
 
     # ------------------------------------------------------------ asyncio protocol
@@ -154,7 +167,7 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
         return port
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        if self.faults.drops():
+        if self.faults.drops(inbound=True):
             return
         parser = self._parser
         parser.buf, parser.buf_index = bytearray(), 0  # a datagram never continues another
@@ -199,12 +212,18 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
             return
         if kind in ("COMMAND_LONG", "COMMAND_INT"):
             cmd = Command.from_long(msg) if kind == "COMMAND_LONG" else Command.from_int(msg)
-            result = execute(cmd, self.vehicle, self.faults, self)
+            self._after_ack = []
+            try:
+                result = execute(cmd, self.vehicle, self.faults, self)
+            finally:
+                after, self._after_ack = self._after_ack, None
             self.send(
                 self.mav.command_ack_encode(
                     cmd.command, result, 0, 0, msg.get_srcSystem(), msg.get_srcComponent()
                 )
             )
+            for message in after:  # requested messages follow the ACK, as on PX4
+                self.send(message)
             self._flush_changes()
             self._send_events()
             return
@@ -236,13 +255,16 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
         message = builder()
         if message is None:
             return False
-        self.send(message)
+        if self._after_ack is not None:
+            self._after_ack.append(message)
+        else:
+            self.send(message)
         return True
 
     # ------------------------------------------------------------ outbound
 
     def send(self, message: Any) -> None:
-        if self.transport is None or self.faults.drops():
+        if self.transport is None or self.faults.drops(inbound=False):
             return
         self.transport.sendto(message.pack(self.mav), self.peer)
         self.mav.seq = (self.mav.seq + 1) % 256
@@ -381,6 +403,38 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
             yaw -= 2 * math.pi
         pitch = -math.atan(v.groundspeed_m_s / 40.0)  # nose down to fly forward
         return self.mav.attitude_encode(self._boot_ms(), 0.0, pitch, yaw, 0.0, 0.0, 0.0)
+
+    def _local_position(self) -> Any:
+        """Position relative to home (north, east, down), as PX4's local frame."""
+        v = self.vehicle
+        home = v.home
+        north_m, east_m = (
+            geo.offset_m(home.lat_deg, home.lon_deg, v.lat_deg, v.lon_deg) if home else (0.0, 0.0)
+        )
+        return self.mav.local_position_ned_encode(
+            self._boot_ms(), north_m, east_m, -v.rel_alt_m, v.vn_m_s, v.ve_m_s, v.vd_m_s
+        )
+
+    def _altitude(self) -> Any:
+        v = self.vehicle
+        return self.mav.altitude_encode(
+            int(self._boot_ms()) * 1000, v.alt_amsl_m, v.alt_amsl_m, v.rel_alt_m, v.rel_alt_m,
+            v.height_m, v.height_m,
+        )  # fmt: skip
+
+    def _attitude_quaternion(self) -> Any:
+        v = self.vehicle
+        yaw = math.radians(v.heading_deg)
+        pitch = -math.atan(v.groundspeed_m_s / 40.0)
+        cy, sy, cp, sp = (
+            math.cos(yaw / 2),
+            math.sin(yaw / 2),
+            math.cos(pitch / 2),
+            math.sin(pitch / 2),
+        )
+        return self.mav.attitude_quaternion_encode(
+            self._boot_ms(), cy * cp, -sy * sp, cy * sp, sy * cp, 0.0, 0.0, 0.0
+        )
 
     def _gps_raw(self) -> Any:
         v = self.vehicle

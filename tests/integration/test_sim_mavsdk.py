@@ -8,6 +8,7 @@ return and disarm. The fleet's own state is read only to cross-check what MAVSDK
 from __future__ import annotations
 
 import asyncio
+import random
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,11 +16,14 @@ from dataclasses import dataclass
 import pytest
 from mavsdk.asyncio import ComponentType, Configuration, Mavsdk, System
 from mavsdk.asyncio.plugins.action import ActionAsync
+from mavsdk.asyncio.plugins.geofence import GeofenceAsync
 from mavsdk.asyncio.plugins.mission_raw import MissionRawAsync
 from mavsdk.asyncio.plugins.param import ParamAsync
 from mavsdk.asyncio.plugins.telemetry import TelemetryAsync
 from mavsdk.plugins.action import ActionError
+from mavsdk.plugins.geofence import Circle, FenceType, GeofenceData, Point
 from mavsdk.plugins.mission_raw import MissionItem, MissionRawError
+from mavsdk.plugins.param import ParamError
 from mavsdk.plugins.telemetry import FlightMode, LandedState
 
 from simulator import geo
@@ -219,3 +223,165 @@ async def test_refusals_reach_mavsdk_as_errors(drone: Drone) -> None:
 
 async def _not_armable(t: TelemetryAsync) -> bool:
     return not (await t.health()).is_armable
+
+
+async def test_params_through_mavsdk_int32_and_float(drone: Drone) -> None:
+    p = drone.param
+    assert await p.get_param_int("COM_DL_LOSS_T") == 10
+    assert await p.get_param_int("SYS_AUTOSTART") == 4001
+    await p.set_param_int("NAV_DLL_ACT", 2)
+    assert await p.get_param_int("NAV_DLL_ACT") == 2
+    assert drone.fleet.vehicles[0].params["NAV_DLL_ACT"] == 2
+    await p.set_param_float("RTL_RETURN_ALT", 35.0)
+    assert await drone.action.get_return_to_launch_altitude() == pytest.approx(35.0)
+    with pytest.raises(ParamError):
+        await p.get_param_int("NO_SUCH_PARAM")
+
+
+async def test_geofence_plugin_upload_and_a_breach_returns_home(drone: Drone) -> None:
+    t, a = drone.telemetry, drone.action
+    center = Point(DEFAULT_HOME[0], DEFAULT_HOME[1])
+    await GeofenceAsync(drone.system).upload_geofence(
+        GeofenceData(circles=[Circle(center, 40.0, FenceType.INCLUSION)])
+    )
+    vehicle = drone.fleet.vehicles[0]
+    assert [z.radius_m for z in vehicle.zones] == [40.0]
+    await drone.param.set_param_int("GF_ACTION", 3)
+    await until(lambda: _armable(t), "armable")
+    await drone.mission.upload_mission([waypoint(0, 0, 0, 10, command=22), waypoint(1, 200, 0, 10)])
+    await a.arm()
+    await drone.mission.start_mission()
+    await until(
+        lambda: _mode_is(t, FlightMode.RETURN_TO_LAUNCH), "the breach starts RTL", within=20
+    )
+    home = await t.home()
+    position = await t.position()
+    assert (
+        30
+        < geo.distance_m(
+            home.latitude_deg, home.longitude_deg, position.latitude_deg, position.longitude_deg
+        )
+        < 60
+    )
+
+
+async def test_a_cut_link_triggers_the_data_link_loss_action(drone: Drone) -> None:
+    t, a = drone.telemetry, drone.action
+    await drone.param.set_param_int("NAV_DLL_ACT", 3)
+    await drone.param.set_param_int("COM_DL_LOSS_T", 5)
+    await until(lambda: _armable(t), "armable")
+    await a.set_takeoff_altitude(30.0)
+    await a.arm()
+    await a.takeoff()
+    await until(lambda: _mode_is(t, FlightMode.HOLD), "hovering", within=15)
+    endpoint = drone.fleet.endpoints[0]
+    # Like PX4, link loss counts only once a GCS has been heard (MAVSDK beats at 1 Hz).
+    await until(lambda: _is(endpoint.last_gcs_heartbeat_s is not None), "MAVSDK's heartbeat")
+    drone.fleet.faults[0].link_cut = True
+    vehicle = drone.fleet.vehicles[0]
+    await until(lambda: _is(vehicle.mode.name == "AUTO_LAND"), "data-link loss lands", within=10)
+    drone.fleet.faults[0].link_cut = False
+    await until(
+        lambda: _mode_is(t, FlightMode.LAND), "MAVSDK sees it landing once the link is back"
+    )
+    await until(lambda: _landed_and_disarmed(t), "landed", within=30)
+
+
+async def _is(value: bool) -> bool:
+    return value
+
+
+async def test_mission_upload_survives_packet_loss(drone: Drone) -> None:
+    faults = drone.fleet.faults[0]
+    # MAVSDK retries each step a few times: 10 % loss each way leaves it ample margin.
+    # The seed makes the very next datagram and several after it the lost ones.
+    faults.rng = random.Random(32)  # noqa: S311 - a loss pattern, not a secret
+    faults.set_packet_loss(0.1)
+    before = faults.dropped
+    items = [waypoint(i, i * 20.0, 0, 20) for i in range(10)]
+    await drone.mission.upload_mission(items)
+    assert [i.x for i in drone.fleet.vehicles[0].mission] == [i.x for i in items]
+    assert faults.dropped > before, "no datagram was lost during the upload"
+
+
+async def test_injected_command_rejection_reaches_mavsdk(drone: Drone) -> None:
+    await until(lambda: _armable(drone.telemetry), "armable")
+    drone.fleet.faults[0].set_rejected(None, reject_all=True)
+    with pytest.raises(ActionError, match="COMMAND_DENIED"):
+        await drone.action.arm()
+    drone.fleet.faults[0].set_rejected(None)
+    await drone.action.arm()
+    await drone.action.disarm()
+
+
+async def test_mission_pause_resume_set_current_and_clear(drone: Drone) -> None:
+    t, a, m = drone.telemetry, drone.action, drone.mission
+    items = [waypoint(0, 0, 0, 10, command=22)] + [
+        waypoint(i, i * 40.0, 0, 10) for i in range(1, 6)
+    ]
+    await until(lambda: _armable(t), "armable")
+    await m.upload_mission(items)
+    await m.set_current_mission_item(2)
+    await until(lambda: _progress_is(m, 2), "MAVSDK sees item 2 current")
+    await m.set_current_mission_item(0)
+    await a.arm()
+    await m.start_mission()
+    await until(lambda: _progress_is(m, 2), "the mission reaches item 2", within=20)
+    await m.pause_mission()
+    await until(lambda: _mode_is(t, FlightMode.HOLD), "paused in hold")
+    vehicle = drone.fleet.vehicles[0]
+    assert vehicle.mission_state.name == "PAUSED"
+    await m.start_mission()
+    await until(
+        lambda: _is(vehicle.mission_state.name == "COMPLETE"), "resumed to the end", within=30
+    )
+    assert await m.is_mission_finished()
+    await m.clear_mission()
+    assert vehicle.mission == []
+    assert await m.download_mission() == []
+
+
+async def _progress_is(m: MissionRawAsync, current: int) -> bool:
+    return (await m.mission_progress()).current == current
+
+
+async def test_goto_velocity_and_rally_points(drone: Drone) -> None:
+    t, a, m = drone.telemetry, drone.action, drone.mission
+    await until(lambda: _armable(t), "armable")
+    rally = [
+        MissionItem(
+            0,
+            6,
+            5100,
+            0,
+            1,
+            0,
+            0,
+            0,
+            0,
+            round(DEFAULT_HOME[0] * 1e7) + 500,
+            round(DEFAULT_HOME[1] * 1e7),
+            20.0,
+            2,
+        )
+    ]
+    await m.upload_rally_points(rally)
+    assert len(drone.fleet.vehicles[0].rally) == 1
+    await a.arm()
+    await a.takeoff()
+    await until(lambda: _mode_is(t, FlightMode.HOLD), "hovering", within=15)
+    lat, lon = geo.moved(DEFAULT_HOME[0], DEFAULT_HOME[1], 0, 150)
+    await a.goto_location(lat, lon, DEFAULT_HOME[2] + 25, 90)
+    await until(lambda: _moving_east(t), "MAVSDK sees the vehicle fly east", within=10)
+    await until(lambda: _near(t, lat, lon), "it arrives", within=30)
+    assert (await t.position()).relative_altitude_m == pytest.approx(25, abs=0.5)
+
+
+async def _moving_east(t: TelemetryAsync) -> bool:
+    velocity = await t.velocity_ned()
+    return velocity.east_m_s > 2 and abs(velocity.north_m_s) < 0.5
+
+
+async def _near(t: TelemetryAsync, lat: float, lon: float) -> bool:
+    position = await t.position()
+    return geo.distance_m(position.latitude_deg, position.longitude_deg, lat, lon) < 1
