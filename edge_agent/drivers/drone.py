@@ -83,6 +83,9 @@ NAV_TAKEOFF = 22
 NAV_LAND = 21
 NAV_RETURN_TO_LAUNCH = 20
 
+FAILSAFE_GRACE_S = 1.0
+"""How long the vehicle may be off its mission before that is taken for a failsafe."""
+
 LOW_BATTERY_PCT = 20.0
 """At or below this charge, a vehicle leaving its mission is taken for the low-battery
 failsafe (PX4's default ``BAT_LOW_THR`` is 15 %, its RTL triggers there)."""
@@ -168,9 +171,11 @@ class _Flight:
     total: int
     """Mission items."""
     takeoff_alt_m: float
-    last_command: int
-    """MAV_CMD of the mission's last item."""
+    commands: tuple[int, ...]
+    """MAV_CMD of each mission item."""
     phase: Literal["start", "mission", "finish", "done"] = "start"
+    warnings_at: int = 0
+    """The vehicle's warning count when the mission started (failsafe texts follow)."""
     reached: int = 0
     """Items reached so far (items 0..reached-1)."""
 
@@ -191,6 +196,9 @@ class DroneDriver:
         self.vehicle = vehicle
         self._clock = clock
         self._flight: _Flight | None = None
+        self._taken_over: str | None = None
+        """Set when a stop, an emergency stop or a manual action (``action NAME``) changed
+        the vehicle's mode during a job: then leaving the mission is no failsafe."""
         self._silent_since: float | None = None
         """Monotonic time the vehicle went silent (None while it is heard)."""
 
@@ -296,13 +304,13 @@ class DroneDriver:
             options=options,
             total=len(parsed.mission),
             takeoff_alt_m=takeoff_alt_m or self.settings.default_takeoff_alt_m,
-            last_command=parsed.mission[-1].command,
+            commands=tuple(item.command for item in parsed.mission),
         )
         return flight, parsed
 
     async def prepare(self, job: JobSpec, files: Mapping[str, Path]) -> None:
         flight, parsed = self._plan(job, files)
-        self._flight = None
+        self._flight, self._taken_over = None, None
         self._check_link()
         try:
             await self.vehicle.upload_mission(parsed.mission)
@@ -403,18 +411,19 @@ class DroneDriver:
         return (
             s.down_and_safe
             and s.mission_current == flight.total - 1
-            and flight.last_command in (NAV_LAND, NAV_RETURN_TO_LAUNCH)
+            and flight.commands[-1] in (NAV_LAND, NAV_RETURN_TO_LAUNCH)
         )
 
     async def _fly_mission(self, flight: _Flight, report: ProgressReporter) -> None:
         seen_mission_mode = self.state.mode is Mode.MISSION
         started = self._clock()
+        off_mission_since: float | None = None
+        flight.warnings_at = self.state.warnings
         while True:
             self._check_link()
             s = self.state
-            current = s.mission_current
             finished = self._finished(flight, s)
-            reached_now = flight.total if finished else min(current, flight.total)
+            reached_now = flight.total if finished else min(s.mission_current, flight.total)
             while flight.reached < reached_now:
                 item = flight.reached
                 flight.reached += 1
@@ -429,23 +438,54 @@ class DroneDriver:
                 )
             if finished:
                 return
-            if s.mode is Mode.MISSION:
-                seen_mission_mode = True
+            if s.mode is Mode.MISSION or self._flown_by_item(flight, s):
+                seen_mission_mode, off_mission_since = True, None
+            elif self._taken_over is not None:
+                if self._taken_over.startswith("action"):
+                    raise DriverError(
+                        JobFailure.OPERATOR_ACTION,
+                        f"the operator's {self._taken_over} took the vehicle off the mission "
+                        f"after item {flight.reached} of {flight.total}",
+                    )
+                # A stop or an emergency stop: the executor is cancelling the job.
             elif seen_mission_mode:
-                await self._failsafe(flight, s, report)
+                # Modes and mission progress arrive in separate messages: give the
+                # autopilot a moment to say the new mode is the next item's own.
+                off_mission_since = off_mission_since or self._clock()
+                if self._clock() - off_mission_since >= FAILSAFE_GRACE_S:
+                    await self._failsafe(flight, report)
             elif self._clock() - started > self.settings.command_timeout_s:
                 raise DriverError(
                     JobFailure.COMMAND_DENIED,
                     f"the vehicle did not start the mission (mode {s.mode_name})",
                 )
-            await self.vehicle.changed(0.5)
+            await self.vehicle.changed(0.25)
 
-    async def _failsafe(self, flight: _Flight, s: VehicleState, report: ProgressReporter) -> None:
-        """The vehicle left the mission on its own: fail, once it is down if it is going down."""
-        text = s.status_text.lower()
-        if "battery" in text or (
-            not math.isnan(s.battery_pct) and s.battery_pct <= LOW_BATTERY_PCT
-        ):
+    def _flown_by_item(self, flight: _Flight, s: VehicleState) -> bool:
+        """Whether the mode is the current item's own (an RTL or land item switches the
+        autopilot to its RTL or land mode): the mission goes on, no failsafe."""
+        if not 0 <= s.mission_current < flight.total:
+            return False
+        command = flight.commands[s.mission_current]
+        return (s.mode is Mode.RETURN_TO_LAUNCH and command == NAV_RETURN_TO_LAUNCH) or (
+            s.mode is Mode.LAND and command == NAV_LAND
+        )
+
+    async def _failsafe(self, flight: _Flight, report: ProgressReporter) -> None:
+        """The vehicle left the mission on its own: fail, once it is down if it is going
+        down; the reason comes from what the autopilot said meanwhile."""
+        s = self.state
+        mode = s.mode_name
+        log.warning("job %s: the vehicle left the mission (mode %s)", flight.key, mode)
+        landed = ""
+        if s.mode in (Mode.RETURN_TO_LAUNCH, Mode.LAND):
+            stage = "returning" if s.mode is Mode.RETURN_TO_LAUNCH else "landing"
+            await report(Progress(current=flight.reached, total=flight.total, stage=stage))
+            await self._wait_down()
+            landed = "; the vehicle landed"
+        said = self.state.warnings_since(flight.warnings_at)
+        text = " ".join(said).lower()
+        if "battery" in text or self.state.battery_pct <= LOW_BATTERY_PCT:
             reason = JobFailure.LOW_BATTERY
         elif "fence" in text:
             reason = JobFailure.GEOFENCE
@@ -453,15 +493,10 @@ class DroneDriver:
             reason = JobFailure.VEHICLE_FAILSAFE
         detail = (
             f"the vehicle left the mission after item {flight.reached} of {flight.total}: "
-            f"mode {s.mode_name}, battery {s.battery_pct:.0f}%"
-            + (f" ({s.status_text})" if s.status_text else "")
+            f"mode {mode}, battery {self.state.battery_pct:.0f}%"
+            + (f" ({'; '.join(said)})" if said else "")
+            + landed
         )
-        log.warning("failsafe: %s", detail)
-        if s.mode in (Mode.RETURN_TO_LAUNCH, Mode.LAND):
-            stage = "returning" if s.mode is Mode.RETURN_TO_LAUNCH else "landing"
-            await report(Progress(current=flight.reached, total=flight.total, stage=stage))
-            await self._wait_down()
-            detail += "; the vehicle landed"
         raise DriverError(reason, detail)
 
     async def _finish(self, flight: _Flight, report: ProgressReporter) -> None:
@@ -472,6 +507,12 @@ class DroneDriver:
         action = flight.options.on_finish
         if action == "hold":
             await self.vehicle.hold()
+            await self._until(
+                "hold",
+                lambda s: s.mode is Mode.HOLD,
+                self.settings.command_timeout_s,
+                reason=JobFailure.COMMAND_DENIED,
+            )
             await report(msgspec.structs.replace(done, stage="holding"))
             return
         if action == "rtl":
@@ -523,7 +564,7 @@ class DroneDriver:
             return False
         else:
             flight.reached, flight.phase = max(0, s.mission_current), "mission"
-        self._flight = flight
+        self._flight, self._taken_over = flight, None
         log.info(
             "job %s resumed: item %d of %d, mode %s",
             job.key,
@@ -535,26 +576,43 @@ class DroneDriver:
 
     # Stops and actions --------------------------------------------------------------
 
+    async def _command_mode(self, name: str) -> None:
+        """Command ``hold``/``rtl``/``land`` and wait until the vehicle shows the mode
+        (or is down): an acknowledged command is not yet a changed mode."""
+        command, mode = {
+            "hold": (self.vehicle.hold, Mode.HOLD),
+            "rtl": (self.vehicle.return_to_launch, Mode.RETURN_TO_LAUNCH),
+            "land": (self.vehicle.land, Mode.LAND),
+        }[name]
+        await command()
+        deadline = self._clock() + self.settings.command_timeout_s
+        while self.state.mode is not mode and not self.state.down_and_safe:
+            if self._clock() > deadline:
+                raise VehicleCommandError(name, Outcome.TIMEOUT, f"mode still {self.state.mode}")
+            await self.vehicle.changed(0.25)
+
     async def stop(self, action: str | None) -> None:
-        self._flight = None
+        self._taken_over = "stop"
         if self.state.down_and_safe:
             return
         name = action or "rtl"
         if name not in ("rtl", "hold", "land"):
             raise DriverError(RpcErrorCode.UNSUPPORTED, f"no stop action {name!r}")
-        await self.action(name, {})
+        try:
+            await self._command_mode(name)
+        except VehicleCommandError as exc:
+            raise rpc_error(exc) from None
 
     async def emergency_stop(self) -> None:
-        self._flight = None
+        self._taken_over = "stop"
         if self.state.down_and_safe:
             return
-        command = {
-            "hold": self.vehicle.hold,
-            "land": self.vehicle.land,
-            "kill": self.vehicle.kill,
-        }[self.settings.emergency_stop_action]
+        action = self.settings.emergency_stop_action
         try:
-            await command()
+            if action == "kill":
+                await self.vehicle.kill()
+            else:
+                await self._command_mode(action)
         except VehicleCommandError as exc:
             raise rpc_error(exc) from None
 
@@ -562,6 +620,8 @@ class DroneDriver:
         if name not in self.actions:
             raise DriverError(RpcErrorCode.UNSUPPORTED, f"the drone has no action {name!r}")
         v = self.vehicle
+        if self._flight is not None:
+            self._taken_over = f"action {name}"
         try:
             if name == "arm":
                 await v.arm()
@@ -574,19 +634,13 @@ class DroneDriver:
                 if not self.state.armed:
                     await v.arm()
                 await v.takeoff()
-            elif name == "land":
-                await v.land()
-            elif name == "rtl":
-                await v.return_to_launch()
-            elif name == "hold":
-                await v.hold()
+            elif name in ("land", "rtl", "hold"):
+                await self._command_mode(name)
             elif name == "goto":
                 lat = _required(params, "lat", -90.0, 90.0)
                 lng = _required(params, "lng", -180.0, 180.0)
                 alt = _param(params, "alt", -500.0, 10000.0)
-                if alt is None:
-                    alt = self.state.alt_amsl_m
-                await v.goto(lat, lng, alt)
+                await v.goto(lat, lng, self.state.alt_amsl_m if alt is None else alt)
         except VehicleCommandError as exc:
             raise rpc_error(exc) from None
         return {"action": name, "mode": self.state.mode_name, "armed": self.state.armed}

@@ -3,8 +3,8 @@
 This is the only module that imports ``mavsdk`` (DESIGN §3). It is a thin typed adapter,
 ``MavsdkVehicle``, behind the ``Vehicle`` seam of ``vehicle.py``; the flight logic
 (preflight, jobs, policies) lives in ``drone.py``. MAVSDK's subscriptions and commands
-are callback-based C calls: callbacks arrive on MAVSDK's thread and are handed to the
-event loop, so no thread pool is involved and nothing blocks the loop.
+are callbacks on MAVSDK's thread, handed to the event loop; commands are blocking calls
+run on a small thread pool of the vehicle's own, so nothing blocks the loop.
 
 Settings (``[driver.settings]``, all optional; checked by ``drone.DroneSettings``):
 
@@ -39,6 +39,7 @@ Settings (``[driver.settings]``, all optional; checked by ``drone.DroneSettings`
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import math
@@ -48,13 +49,14 @@ from typing import Any
 from mavsdk.component_type import ComponentType
 from mavsdk.connection_result import ConnectionResult
 from mavsdk.mavsdk import Configuration, Mavsdk
-from mavsdk.plugins.action import Action, ActionResult
+from mavsdk.plugins.action import Action, ActionError, ActionResult
 from mavsdk.plugins.mission_raw import MissionItem as RawItem
-from mavsdk.plugins.mission_raw import MissionRaw, MissionRawResult
+from mavsdk.plugins.mission_raw import MissionRaw, MissionRawError, MissionRawResult
 from mavsdk.plugins.telemetry import FlightMode, LandedState, StatusTextType, Telemetry
 
 from edge_agent.drivers.base import Driver
 from edge_agent.drivers.vehicle import (
+    MAX_WARNINGS,
     Landed,
     Mode,
     Outcome,
@@ -64,6 +66,11 @@ from edge_agent.drivers.vehicle import (
 from shared.mission import MissionItem
 
 log = logging.getLogger(__name__)
+
+COMMAND_THREADS = 4
+"""Commands in flight at once per vehicle. MAVSDK's blocking calls run on these threads,
+not on the loop's shared pool. (Its ``*_async`` calls are no way out: the parameter
+ones, like ``set_takeoff_altitude_async``, block the caller until answered.)"""
 
 _MODES = {
     FlightMode.READY: Mode.READY,
@@ -147,6 +154,9 @@ class MavsdkVehicle:
         self._action: Action | None = None
         self._mission: MissionRaw | None = None
         self._telemetry: Telemetry | None = None
+        self._threads = concurrent.futures.ThreadPoolExecutor(
+            max_workers=COMMAND_THREADS, thread_name_prefix="mavsdk-command"
+        )
 
     # Life cycle ---------------------------------------------------------------------
 
@@ -175,6 +185,7 @@ class MavsdkVehicle:
                 self._mavsdk.cancel_first_autopilot(self._wait_handle)
             self._mavsdk.destroy()
         self._mavsdk = None
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
     async def changed(self, timeout_s: float) -> None:
         self._changed.clear()
@@ -207,6 +218,16 @@ class MavsdkVehicle:
             self._to_loop(lambda: self._update(**convert(data)))
 
         return callback
+
+    def _warning(self, text: Any) -> dict[str, Any]:
+        if text.type not in _WARNINGS:
+            return {}
+        kept = [*self.state.recent_warnings[-(MAX_WARNINGS - 1) :], str(text.text)]
+        return {
+            "status_text": str(text.text),
+            "warnings": self.state.warnings + 1,
+            "recent_warnings": kept,
+        }
 
     def _attach(self, system: Any) -> None:
         """Create the plugins of the autopilot found and subscribe to what the state needs."""
@@ -252,9 +273,7 @@ class MavsdkVehicle:
                 }
             )
         )
-        telemetry.subscribe_status_text(
-            s(lambda t: {"status_text": t.text} if t.type in _WARNINGS else {})
-        )
+        telemetry.subscribe_status_text(s(self._warning))
         self._mission.subscribe_mission_progress(
             s(lambda p: {"mission_current": p.current, "mission_total": p.total})
         )
@@ -264,40 +283,30 @@ class MavsdkVehicle:
         if self.telemetry_rate_hz is not None:
             rate = self.telemetry_rate_hz
             for setter in (
-                telemetry.set_rate_position_async,
-                telemetry.set_rate_battery_async,
-                telemetry.set_rate_velocity_ned_async,
+                telemetry.set_rate_position,
+                telemetry.set_rate_battery,
+                telemetry.set_rate_velocity_ned,
             ):
-                setter(rate, lambda result, _ud: None)
+                # Best effort, off the loop: an autopilot may refuse a rate.
+                self._threads.submit(setter, rate)
 
     # Commands -----------------------------------------------------------------------
 
     async def _call(
-        self,
-        command: str,
-        start: Callable[[Callable[[Any, Any], None]], None],
-        outcomes: Mapping[Any, Outcome],
+        self, command: str, call: Callable[[], object], outcomes: Mapping[Any, Outcome]
     ) -> None:
-        """Start an ``*_async`` MAVSDK call and wait for its result callback."""
+        """Run a blocking MAVSDK call on the vehicle's own threads; map its failure."""
         if self._system is None:
             raise VehicleCommandError(command, Outcome.NO_VEHICLE, "no autopilot found yet")
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[Any] = loop.create_future()
-
-        def settle(result: Any) -> None:
-            if not done.done():
-                done.set_result(result)
-
-        start(lambda result, _ud: self._to_loop(settle, result))
         try:
             async with asyncio.timeout(self.command_timeout_s):
-                result = await done
+                await loop.run_in_executor(self._threads, call)
         except TimeoutError:
             raise VehicleCommandError(command, Outcome.TIMEOUT, "no answer") from None
-        if result.name == "SUCCESS":
-            return
-        outcome = outcomes.get(result, Outcome.FAILED)
-        raise VehicleCommandError(command, outcome, result.name)
+        except (ActionError, MissionRawError) as exc:
+            outcome = outcomes.get(exc.result, Outcome.FAILED)
+            raise VehicleCommandError(command, outcome, exc.result.name) from None
 
     @property
     def _act(self) -> Action:
@@ -310,10 +319,8 @@ class MavsdkVehicle:
         return self._mission
 
     async def _action_call(self, command: str, name: str, *args: Any) -> None:
-        def start(cb: Callable[[Any, Any], None]) -> None:
-            getattr(self._act, f"{name}_async")(*args, cb)
-
-        await self._call(command, start, _ACTION_OUTCOMES)
+        method = getattr(self._act, name) if self._action is not None else None
+        await self._call(command, lambda: method(*args) if method else None, _ACTION_OUTCOMES)
 
     async def arm(self) -> None:
         await self._action_call("arm", "arm")
@@ -365,10 +372,8 @@ class MavsdkVehicle:
             for i in items
         ]
 
-        def start(cb: Callable[[Any, Any], None]) -> None:
-            getattr(self._mis, f"{name}_async")(raw, cb)
-
-        await self._call(command, start, _MISSION_OUTCOMES)
+        method = getattr(self._mis, name) if self._mission is not None else None
+        await self._call(command, lambda: method(raw) if method else None, _MISSION_OUTCOMES)
 
     async def upload_mission(self, items: Sequence[MissionItem]) -> None:
         await self._upload("upload mission", "upload_mission", items)
@@ -380,10 +385,10 @@ class MavsdkVehicle:
         await self._upload("upload rally points", "upload_rally_points", items)
 
     async def start_mission(self) -> None:
-        def start(cb: Callable[[Any, Any], None]) -> None:
-            self._mis.start_mission_async(cb)
-
-        await self._call("start mission", start, _MISSION_OUTCOMES)
+        mission = self._mission
+        await self._call(
+            "start mission", lambda: mission.start_mission() if mission else None, _MISSION_OUTCOMES
+        )
 
 
 def create_driver(settings: Mapping[str, Any]) -> Driver:
