@@ -1,15 +1,161 @@
-"""``gosd sim``: simulated PX4 vehicles on the PX4 SITL port convention."""
+"""``gosd sim``: simulated PX4 vehicles on the PX4 SITL port convention.
+
+``gosd sim --vehicles N`` runs the fleet until SIGINT/SIGTERM and prints, per vehicle,
+the MAVSDK URL to connect with. ``gosd sim fault --control PORT ...`` is the client of
+the fault-injection socket a fleet opens with ``--control PORT``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import math
+import signal
 import sys
 from collections.abc import Sequence
 
+from simulator import control
+from simulator.fleet import DEFAULT_HOME, SimFleet
+
+
+def _home(text: str) -> tuple[float, float, float]:
+    try:
+        lat, lon, alt = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "home is LAT,LON,ALT (degrees, degrees, metres AMSL)"
+        ) from None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180 and math.isfinite(alt)):
+        raise argparse.ArgumentTypeError("home latitude must be -90..90, longitude -180..180")
+    return lat, lon, alt
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError("must be a positive number")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError("ports are 1..65535")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError("vehicles must be 1..1000")
+    return value
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse the command line and run the simulator (being built: issue 4)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["fault"]:
+        return fault_main(args[1:])
     parser = argparse.ArgumentParser(prog="gosd sim", description=__doc__)
-    parser.parse_args(argv)
-    print("gosd sim: not built yet", file=sys.stderr)
-    return 2
+    parser.add_argument("--vehicles", type=_count, default=1, help="how many vehicles (default 1)")
+    parser.add_argument(
+        "--speedup", type=_positive, default=1.0, help="simulated seconds per wall second"
+    )
+    parser.add_argument("--home", type=_home, default=DEFAULT_HOME, help="LAT,LON,ALT of vehicle 0")
+    parser.add_argument("--base-port", type=_port, default=14540, help="vehicle i sends to base+i")
+    parser.add_argument("--target-host", default="127.0.0.1", help="where MAVSDK listens")
+    parser.add_argument(
+        "--local-base-port",
+        type=_port,
+        default=None,
+        help="bind vehicle i to this+i (default: any free port)",
+    )
+    parser.add_argument(
+        "--control",
+        type=_port,
+        default=None,
+        help="open the JSON-lines fault control socket on 127.0.0.1:PORT",
+    )
+    parsed = parser.parse_args(args)
+    if parsed.base_port + parsed.vehicles - 1 > 65535:
+        parser.error("--base-port + --vehicles exceeds 65535")
+    try:
+        fleet = SimFleet(
+            parsed.vehicles,
+            base_port=parsed.base_port,
+            target_host=parsed.target_host,
+            speedup=parsed.speedup,
+            home=parsed.home,
+            local_base_port=parsed.local_base_port or 0,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        asyncio.run(_serve(fleet, parsed.control))
+    except OSError as exc:
+        print(f"gosd sim: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve(fleet: SimFleet, control_port: int | None) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with fleet:
+        server = await control.serve(fleet, control_port) if control_port else None
+        for i, endpoint in enumerate(fleet.endpoints):
+            print(
+                f"vehicle {i}: {fleet.url(i)}  (sends from 127.0.0.1:{endpoint.local_port} "
+                f"to {fleet.target_host}:{fleet.base_port + i})",
+                flush=True,
+            )
+        if control_port:
+            print(
+                f"control: 127.0.0.1:{control_port} (gosd sim fault --control {control_port} ...)",
+                flush=True,
+            )
+        try:
+            await stop.wait()
+        finally:
+            if server is not None:
+                server.close()
+                await server.wait_closed()
+    print("gosd sim: stopped", flush=True)
+
+
+def fault_main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="gosd sim fault", description="Inject a fault into a running gosd sim (see --control)."
+    )
+    parser.add_argument("--control", type=_port, required=True, help="the fleet's control port")
+    parser.add_argument("--vehicle", type=int, default=0, help="vehicle index (default 0)")
+    parser.add_argument("fault", choices=control.FAULTS)
+    parser.add_argument("value", nargs="?", help="0..1 | on/off | percent | ids,all,none")
+    parsed = parser.parse_args(argv)
+    if parsed.fault != "status" and parsed.value is None:
+        parser.error(f"{parsed.fault} needs a value")
+    value: object = parsed.value
+    if parsed.fault in ("packet-loss", "battery"):
+        try:
+            value = float(parsed.value)
+        except ValueError:
+            parser.error(f"{parsed.fault} takes a number")
+    message = {"vehicle": parsed.vehicle, "fault": parsed.fault, "value": value}
+    try:
+        answer = asyncio.run(control.request(parsed.control, message))
+    except (OSError, TimeoutError) as exc:
+        print(f"gosd sim fault: cannot reach 127.0.0.1:{parsed.control}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer, indent=2))
+    return 0 if answer.get("ok") else 1

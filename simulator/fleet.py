@@ -1,0 +1,181 @@
+"""N simulated vehicles in one process and one asyncio loop, on one simulation clock.
+
+Simulated time runs at ``speedup`` times wall time: every loop tick converts the wall
+time elapsed into whole physics steps (``physics_hz`` of simulated time, 50 Hz by
+default) and then lets each endpoint send what is due on the wall clock. When a tick
+cannot keep up, steps are capped so the loop stays responsive and the fleet falls
+behind (``stats.lag_s`` grows): that is how the benchmark finds a core's capacity.
+
+Usable from tests as ``async with SimFleet(...) as fleet`` (free ports, fast clock) and
+from ``gosd sim`` through ``run()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+
+from simulator import geo
+from simulator.faults import Faults
+from simulator.mavlink_endpoint import VehicleEndpoint
+from simulator.params import ParamTable
+from simulator.vehicle import Vehicle
+
+DEFAULT_HOME = (47.397742, 8.545594, 488.0)
+"""PX4 SITL's default home (Zurich), degrees and metres AMSL."""
+SPACING_M = 4.0
+"""Vehicles start in a row this far apart (north of each other)."""
+TICK_S = 0.01
+"""Wall seconds between loop ticks."""
+MAX_CATCH_UP_S = 0.25
+"""Most wall time one tick may try to simulate; beyond it the fleet falls behind."""
+
+
+@dataclass
+class FleetStats:
+    """How well the loop keeps up."""
+
+    ticks: int = 0
+    steps: int = 0
+    """Physics steps per vehicle so far."""
+    sim_time_s: float = 0.0
+    wall_time_s: float = 0.0
+    lag_s: float = 0.0
+    """Simulated seconds the fleet is behind ``wall * speedup``."""
+    max_tick_s: float = 0.0
+    """Longest wall time a tick's work took."""
+
+    @property
+    def realtime_factor(self) -> float:
+        return self.sim_time_s / self.wall_time_s if self.wall_time_s > 0 else 0.0
+
+
+class SimFleet:
+    """The vehicles, their links and the clock that drives them."""
+
+    def __init__(
+        self,
+        count: int,
+        *,
+        base_port: int = 14540,
+        target_host: str = "127.0.0.1",
+        speedup: float = 1.0,
+        home: tuple[float, float, float] = DEFAULT_HOME,
+        bind_host: str = "127.0.0.1",
+        local_base_port: int = 0,
+        physics_hz: float = 50.0,
+        params: dict[str, float] | None = None,
+    ) -> None:
+        if count < 1:
+            raise ValueError("a fleet has at least one vehicle")
+        if not (math.isfinite(speedup) and speedup > 0):
+            raise ValueError("speedup must be a positive number")
+        if not (-90 <= home[0] <= 90 and -180 <= home[1] <= 180):
+            raise ValueError("home must be a latitude/longitude in degrees")
+        if not (base_port >= 1 and base_port + count - 1 <= 65535):
+            raise ValueError("ports out of range")
+        self.count = count
+        self.base_port = base_port
+        self.target_host = target_host
+        self.speedup = speedup
+        self.bind_host = bind_host
+        self.local_base_port = local_base_port
+        self.dt_s = 1.0 / physics_hz
+        """Simulated seconds per physics step."""
+        self.stats = FleetStats()
+        self.vehicles: list[Vehicle] = []
+        self.faults: list[Faults] = []
+        self.endpoints: list[VehicleEndpoint] = []
+        for i in range(count):
+            lat, lon = geo.moved(home[0], home[1], SPACING_M * i, 0.0)
+            vehicle = Vehicle(ParamTable(params), lat, lon, home[2])
+            self.vehicles.append(vehicle)
+            self.faults.append(Faults(vehicle))
+        self._stack: contextlib.AsyncExitStack | None = None
+        self._runner: asyncio.Task[None] | None = None
+
+    def url(self, index: int) -> str:
+        """The MAVSDK connection URL for vehicle ``index``."""
+        return f"udpin://0.0.0.0:{self.base_port + index}"
+
+    async def _open(self) -> None:
+        loop = asyncio.get_running_loop()
+        for i, (vehicle, faults) in enumerate(zip(self.vehicles, self.faults, strict=True)):
+            endpoint = VehicleEndpoint(
+                vehicle, faults, (self.target_host, self.base_port + i), uid=i
+            )
+            local_port = self.local_base_port + i if self.local_base_port else 0
+            await loop.create_datagram_endpoint(
+                _same(endpoint), local_addr=(self.bind_host, local_port)
+            )
+            self.endpoints.append(endpoint)
+
+    def _close(self) -> None:
+        for endpoint in self.endpoints:
+            if endpoint.transport is not None:
+                endpoint.transport.close()
+        self.endpoints.clear()
+
+    async def run(self) -> None:
+        """Open the sockets and simulate until cancelled; sockets closed in ``finally``."""
+        await self._open()
+        try:
+            await self._loop()
+        finally:
+            self._close()
+
+    async def _loop(self) -> None:
+        start = last = time.monotonic()
+        carry_s = 0.0
+        stats = self.stats
+        while True:
+            await asyncio.sleep(TICK_S)
+            now = time.monotonic()
+            wall_dt = now - last
+            last = now
+            wanted_s = min(wall_dt, MAX_CATCH_UP_S) * self.speedup + carry_s
+            steps = int(wanted_s / self.dt_s)
+            carry_s = wanted_s - steps * self.dt_s
+            dt = self.dt_s
+            for vehicle in self.vehicles:
+                step = vehicle.step
+                for _ in range(steps):
+                    step(dt)
+            for endpoint in self.endpoints:
+                endpoint.tick()
+            stats.ticks += 1
+            stats.steps += steps
+            stats.sim_time_s += steps * dt
+            stats.wall_time_s = now - start
+            stats.lag_s = max(0.0, stats.wall_time_s * self.speedup - stats.sim_time_s)
+            stats.max_tick_s = max(stats.max_tick_s, time.monotonic() - now)
+
+    async def __aenter__(self) -> SimFleet:
+        stack = contextlib.AsyncExitStack()
+        group = await stack.enter_async_context(asyncio.TaskGroup())
+        await self._open()
+        stack.callback(self._close)
+        self._runner = group.create_task(self._loop(), name="sim-fleet")
+        self._stack = stack
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+        if self._stack is not None:
+            await self._stack.aclose()  # the body's own exception propagates unwrapped
+
+
+def _same(endpoint: VehicleEndpoint) -> Callable[[], VehicleEndpoint]:
+    """The protocol factory asyncio wants, for an endpoint that already exists."""
+    return lambda: endpoint

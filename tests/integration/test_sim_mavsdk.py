@@ -1,0 +1,221 @@
+"""A real MAVSDK 4.1 client flies the in-process simulator as it would fly PX4 SITL.
+
+Nothing here reaches into the simulator to make things happen: MAVSDK discovers the
+vehicle, reads telemetry, arms, takes off, uploads and runs a mission and watches it
+return and disarm. The fleet's own state is read only to cross-check what MAVSDK saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from mavsdk.asyncio import ComponentType, Configuration, Mavsdk, System
+from mavsdk.asyncio.plugins.action import ActionAsync
+from mavsdk.asyncio.plugins.mission_raw import MissionRawAsync
+from mavsdk.asyncio.plugins.param import ParamAsync
+from mavsdk.asyncio.plugins.telemetry import TelemetryAsync
+from mavsdk.plugins.action import ActionError
+from mavsdk.plugins.mission_raw import MissionItem, MissionRawError
+from mavsdk.plugins.telemetry import FlightMode, LandedState
+
+from simulator import geo
+from simulator.fleet import DEFAULT_HOME, SimFleet
+from tests.support import until
+
+pytestmark = pytest.mark.integration
+
+SPEEDUP = 20.0
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Drone:
+    fleet: SimFleet
+    system: System
+    telemetry: TelemetryAsync
+    action: ActionAsync
+    mission: MissionRawAsync
+    param: ParamAsync
+
+
+@pytest.fixture
+async def drone() -> AsyncIterator[Drone]:
+    port = free_udp_port()
+    async with SimFleet(1, base_port=port, speedup=SPEEDUP) as fleet:
+        config = Configuration.create_with_component_type(ComponentType.GROUND_STATION)
+        async with Mavsdk(config) as mavsdk:
+            await mavsdk.add_any_connection(f"udpin://0.0.0.0:{port}")
+            system = await mavsdk.first_autopilot(timeout_s=10)
+            assert system is not None, "MAVSDK did not discover the simulated autopilot"
+            yield Drone(
+                fleet,
+                system,
+                TelemetryAsync(system),
+                ActionAsync(system),
+                MissionRawAsync(system),
+                ParamAsync(system),
+            )
+
+
+def waypoint(
+    seq: int, north_m: float, east_m: float, rel_alt_m: float, command: int = 16
+) -> MissionItem:
+    lat, lon = geo.moved(DEFAULT_HOME[0], DEFAULT_HOME[1], north_m, east_m)
+    return MissionItem(
+        seq,
+        6,
+        command,
+        1 if seq == 0 else 0,
+        1,
+        0.0,
+        0.0,
+        0.0,
+        float("nan"),
+        round(lat * 1e7),
+        round(lon * 1e7),
+        rel_alt_m,
+        0,
+    )
+
+
+async def test_mavsdk_sees_a_ready_px4_vehicle(drone: Drone) -> None:
+    t = drone.telemetry
+    health = await until(
+        lambda: _armable(t), "MAVSDK reports the vehicle armable with position and home", within=10
+    )
+    assert health.is_global_position_ok and health.is_home_position_ok
+    position = await t.position()
+    assert position.latitude_deg == pytest.approx(DEFAULT_HOME[0], abs=1e-6)
+    assert position.absolute_altitude_m == pytest.approx(DEFAULT_HOME[2], abs=0.1)
+    battery = await t.battery()
+    assert battery.remaining_percent == pytest.approx(100, abs=1)
+    assert 15 < battery.voltage_v < 17
+    assert await t.flight_mode() == FlightMode.HOLD
+    assert await t.armed() is False
+    assert await t.landed_state() == LandedState.ON_GROUND
+    assert await t.in_air() is False
+    home = await t.home()
+    assert home.latitude_deg == pytest.approx(DEFAULT_HOME[0], abs=1e-6)
+
+
+async def _armable(t: TelemetryAsync) -> object:
+    health = await t.health()
+    return health if health.is_armable and health.is_home_position_ok else None
+
+
+async def test_arm_takeoff_to_the_takeoff_altitude_parameter_and_land(drone: Drone) -> None:
+    t, a = drone.telemetry, drone.action
+    await until(lambda: _armable(t), "armable")
+    await a.set_takeoff_altitude(12.0)
+    assert await a.get_takeoff_altitude() == pytest.approx(12.0)
+    await a.arm()
+    await until(t.armed, "MAVSDK sees the vehicle armed")
+    await a.takeoff()
+    await until(lambda: _alt_above(t, 11.5), "the vehicle climbs to 12 m", within=15)
+    assert await t.in_air()
+    await until(lambda: _mode_is(t, FlightMode.HOLD), "PX4 holds after takeoff")
+    await a.land()
+    await until(lambda: _landed_and_disarmed(t), "landed and auto-disarmed", within=20)
+
+
+async def _alt_above(t: TelemetryAsync, alt_m: float) -> bool:
+    return (await t.position()).relative_altitude_m > alt_m
+
+
+async def _mode_is(t: TelemetryAsync, mode: FlightMode) -> bool:
+    return await t.flight_mode() == mode
+
+
+async def _landed_and_disarmed(t: TelemetryAsync) -> bool:
+    return await t.landed_state() == LandedState.ON_GROUND and not await t.armed()
+
+
+async def test_mission_runs_item_by_item_then_returns_lands_and_disarms(drone: Drone) -> None:
+    t, a, m = drone.telemetry, drone.action, drone.mission
+    items = [
+        waypoint(0, 0, 0, 15, command=22),
+        waypoint(1, 60, 0, 20),
+        waypoint(2, 60, 60, 20),
+        waypoint(3, 0, 60, 20),
+        MissionItem(4, 2, 20, 0, 1, 0.0, 0.0, 0.0, 0.0, 0, 0, 0.0, 0),
+    ]
+    await until(lambda: _armable(t), "armable")
+    await m.upload_mission(items)
+    downloaded = await m.download_mission()
+    assert [(i.command, i.x, i.y, i.z) for i in downloaded] == [
+        (i.command, i.x, i.y, i.z) for i in items
+    ]
+
+    progress: list[tuple[int, int]] = []
+    modes: list[FlightMode] = []
+
+    async def watch_progress() -> None:
+        async for p in m.subscribe_mission_progress():
+            progress.append((p.current, p.total))
+
+    async def watch_modes() -> None:
+        async for mode in t.subscribe_flight_mode():
+            if not modes or modes[-1] != mode:
+                modes.append(mode)
+
+    async with asyncio.TaskGroup() as group:
+        watchers = [group.create_task(watch_progress()), group.create_task(watch_modes())]
+        await a.arm()
+        await m.start_mission()
+        await until(
+            lambda: _mode_is(t, FlightMode.RETURN_TO_LAUNCH), "the RTL item starts RTL", within=30
+        )
+        await until(lambda: _landed_and_disarmed(t), "back home, landed and disarmed", within=30)
+        for watcher in watchers:
+            watcher.cancel()
+
+    currents = [current for current, _ in progress]
+    assert currents == sorted(currents), f"progress went backwards: {progress}"
+    assert {1, 2, 3, 4} <= set(currents), f"not every item was seen: {progress}"
+    assert progress[-1] == (5, 5), progress
+    assert FlightMode.MISSION in modes and modes.index(FlightMode.MISSION) < modes.index(
+        FlightMode.RETURN_TO_LAUNCH
+    )
+    assert await m.is_mission_finished()
+    position, home = await t.position(), await t.home()
+    assert (
+        geo.distance_m(
+            position.latitude_deg, position.longitude_deg, home.latitude_deg, home.longitude_deg
+        )
+        < 1.0
+    )
+    vehicle = drone.fleet.vehicles[0]
+    assert vehicle.rel_alt_m == pytest.approx(0, abs=0.01)
+    assert vehicle.battery_pct < 100
+
+
+async def test_refusals_reach_mavsdk_as_errors(drone: Drone) -> None:
+    t, a, m = drone.telemetry, drone.action, drone.mission
+    await until(lambda: _armable(t), "armable")
+    with pytest.raises(ActionError, match="COMMAND_DENIED"):
+        await a.takeoff()  # disarmed
+    drone.fleet.faults[0].set_gps_loss(True)
+    await until(lambda: _not_armable(t), "MAVSDK sees the vehicle unarmable without GPS")
+    with pytest.raises(ActionError, match="COMMAND_DENIED"):
+        await a.arm()
+    drone.fleet.faults[0].set_gps_loss(False)
+    await until(lambda: _armable(t), "armable again")
+    with pytest.raises(MissionRawError):
+        await m.upload_mission(
+            [MissionItem(0, 1, 16, 0, 1, 0, 0, 0, 0, 0, 0, 10, 0)]
+        )  # local frame
+    assert drone.fleet.vehicles[0].mission == []
+
+
+async def _not_armable(t: TelemetryAsync) -> bool:
+    return not (await t.health()).is_armable

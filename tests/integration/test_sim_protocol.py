@@ -1,0 +1,407 @@
+"""The simulator's MAVLink protocols on the wire, including what a hostile peer sends.
+
+A bare pymavlink "GCS" on a real UDP socket talks to a real in-process fleet, so the
+exact replies (MISSION_ACK results, COMMAND_ACK results, PARAM_VALUE encoding) are
+checked byte for byte where MAVSDK would hide them behind its own retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import struct
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from pymavlink.dialects.v20 import common as mavlink
+
+from simulator.fleet import DEFAULT_HOME, SimFleet
+from simulator.mission_protocol import ITEM_RETRIES, ITEM_TIMEOUT_S
+from simulator.vehicle import MissionType
+from tests.support import until
+
+pytestmark = pytest.mark.integration
+
+
+class Gcs:
+    """A minimal ground station: a UDP socket bound where vehicle 0 sends."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.mav = mavlink.MAVLink(None, 245, 190)
+        self.parser = mavlink.MAVLink(None)
+        self.parser.robust_parsing = True
+        self.vehicle_addr: tuple[str, int] | None = None
+        self.inbox: list[Any] = []
+
+    def pump(self) -> None:
+        while True:
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except BlockingIOError:
+                return
+            self.vehicle_addr = addr
+            self.inbox.extend(
+                m for m in self.parser.parse_buffer(data) or [] if m.get_type() != "BAD_DATA"
+            )
+
+    def raw(self, data: bytes) -> None:
+        assert self.vehicle_addr is not None
+        self.sock.sendto(data, self.vehicle_addr)
+
+    def send(self, message: Any) -> None:
+        self.raw(message.pack(self.mav))
+        self.mav.seq = (self.mav.seq + 1) % 256
+
+    async def expect(
+        self, kind: str, where: Callable[[Any], bool] = lambda m: True, within: float = 5
+    ) -> Any:
+        async def found() -> Any:
+            self.pump()
+            for i, message in enumerate(self.inbox):
+                if message.get_type() == kind and where(message):
+                    del self.inbox[: i + 1]
+                    return message
+            return None
+
+        return await until(found, f"a {kind} arrives", within)
+
+    def clear(self) -> None:
+        self.pump()
+        self.inbox.clear()
+
+
+@pytest.fixture
+async def link() -> AsyncIterator[tuple[SimFleet, Gcs]]:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.setblocking(False)
+    try:
+        async with SimFleet(1, base_port=sock.getsockname()[1], speedup=10) as fleet:
+            gcs = Gcs(sock)
+            await gcs.expect("HEARTBEAT")
+            gcs.send(
+                gcs.mav.heartbeat_encode(
+                    mavlink.MAV_TYPE_GCS, mavlink.MAV_AUTOPILOT_INVALID, 0, 0, 0
+                )
+            )
+            yield fleet, gcs
+    finally:
+        sock.close()
+
+
+def mission_item(
+    seq: int, north_deg: float = 0.0, frame: int = 6, command: int = 16, kind: int = 0
+) -> Any:
+    return mavlink.MAVLink_mission_item_int_message(
+        1,
+        1,
+        seq,
+        frame,
+        command,
+        0,
+        1,
+        0,
+        0,
+        0,
+        0,
+        round((DEFAULT_HOME[0] + north_deg) * 1e7),
+        round(DEFAULT_HOME[1] * 1e7),
+        20,
+        kind,
+    )
+
+
+async def upload(gcs: Gcs, items: list[Any], kind: int = 0) -> int:
+    gcs.clear()
+    gcs.send(gcs.mav.mission_count_encode(1, 1, len(items), kind))
+    for item in items:
+        request = await gcs.expect("MISSION_REQUEST_INT")
+        assert request.mission_type == kind
+        gcs.send(items[request.seq])
+    ack = await gcs.expect("MISSION_ACK")
+    result: int = ack.type
+    return result
+
+
+async def test_streams_identify_a_px4_quadrotor_with_its_capabilities(
+    link: tuple[SimFleet, Gcs],
+) -> None:
+    _, gcs = link
+    heartbeat = await gcs.expect("HEARTBEAT")
+    assert (heartbeat.autopilot, heartbeat.type) == (
+        mavlink.MAV_AUTOPILOT_PX4,
+        mavlink.MAV_TYPE_QUADROTOR,
+    )
+    assert heartbeat.get_srcSystem() == 1 and heartbeat.get_srcComponent() == 1
+    assert heartbeat.custom_mode == (4 << 16) | (3 << 24)  # AUTO.LOITER
+    status = await gcs.expect("SYS_STATUS")
+    assert status.onboard_control_sensors_health & mavlink.MAV_SYS_STATUS_PREARM_CHECK
+    assert status.onboard_control_sensors_health & mavlink.MAV_SYS_STATUS_SENSOR_GPS
+    for kind in (
+        "GLOBAL_POSITION_INT",
+        "GPS_RAW_INT",
+        "BATTERY_STATUS",
+        "EXTENDED_SYS_STATE",
+        "ATTITUDE",
+        "VFR_HUD",
+        "MISSION_CURRENT",
+    ):
+        await gcs.expect(kind)
+    gcs.send(gcs.mav.command_long_encode(1, 1, 512, 0, 148, 0, 0, 0, 0, 0, 0))
+    ack = await gcs.expect("COMMAND_ACK", lambda m: m.command == 512)
+    assert ack.result == mavlink.MAV_RESULT_ACCEPTED and ack.target_system == 245
+    version = await gcs.expect("AUTOPILOT_VERSION")
+    for flag in (
+        mavlink.MAV_PROTOCOL_CAPABILITY_MISSION_INT,
+        mavlink.MAV_PROTOCOL_CAPABILITY_COMMAND_INT,
+        mavlink.MAV_PROTOCOL_CAPABILITY_PARAM_ENCODE_BYTEWISE,
+        mavlink.MAV_PROTOCOL_CAPABILITY_MAVLINK2,
+    ):
+        assert version.capabilities & flag
+
+
+async def test_message_interval_speeds_up_and_stops_a_stream(link: tuple[SimFleet, Gcs]) -> None:
+    fleet, gcs = link
+    gcs.send(
+        gcs.mav.command_long_encode(
+            1, 1, 511, 0, mavlink.MAVLINK_MSG_ID_VFR_HUD, 20_000, 0, 0, 0, 0, 0
+        )
+    )
+    await gcs.expect("COMMAND_ACK", lambda m: m.command == 511 and m.result == 0)
+    assert fleet.endpoints[0].intervals_s[mavlink.MAVLINK_MSG_ID_VFR_HUD] == pytest.approx(0.02)
+    gcs.send(
+        gcs.mav.command_long_encode(1, 1, 511, 0, mavlink.MAVLINK_MSG_ID_VFR_HUD, -1, 0, 0, 0, 0, 0)
+    )
+    await gcs.expect("COMMAND_ACK", lambda m: m.command == 511 and m.result == 0)
+    assert mavlink.MAVLINK_MSG_ID_VFR_HUD not in fleet.endpoints[0].intervals_s
+    gcs.send(gcs.mav.command_long_encode(1, 1, 511, 0, 9999, 1000, 0, 0, 0, 0, 0))
+    await gcs.expect(
+        "COMMAND_ACK", lambda m: m.command == 511 and m.result == mavlink.MAV_RESULT_UNSUPPORTED
+    )
+
+
+async def test_params_list_read_by_id_and_index_and_set_int32_bytewise(
+    link: tuple[SimFleet, Gcs],
+) -> None:
+    fleet, gcs = link
+    gcs.clear()
+    gcs.send(gcs.mav.param_request_list_encode(1, 1))
+    first = await gcs.expect("PARAM_VALUE")
+    names = {first.param_id}
+    for _ in range(first.param_count - 1):
+        names.add((await gcs.expect("PARAM_VALUE")).param_id)
+    assert {
+        "MIS_TAKEOFF_ALT",
+        "NAV_DLL_ACT",
+        "COM_DL_LOSS_T",
+        "RTL_RETURN_ALT",
+        "SYS_AUTOSTART",
+    } <= names
+    gcs.send(gcs.mav.param_request_read_encode(1, 1, b"COM_DL_LOSS_T", -1))
+    value = await gcs.expect("PARAM_VALUE", lambda m: m.param_id == "COM_DL_LOSS_T")
+    assert value.param_type == mavlink.MAV_PARAM_TYPE_INT32
+    assert struct.unpack("<i", struct.pack("<f", value.param_value))[0] == 10
+    gcs.send(gcs.mav.param_request_read_encode(1, 1, b"", value.param_index))
+    again = await gcs.expect("PARAM_VALUE")
+    assert again.param_id == "COM_DL_LOSS_T"
+    bits = struct.unpack("<f", struct.pack("<i", 2))[0]
+    gcs.send(gcs.mav.param_set_encode(1, 1, b"NAV_DLL_ACT", bits, mavlink.MAV_PARAM_TYPE_INT32))
+    await gcs.expect("PARAM_VALUE", lambda m: m.param_id == "NAV_DLL_ACT")
+    assert fleet.vehicles[0].params["NAV_DLL_ACT"] == 2
+    gcs.send(gcs.mav.param_set_encode(1, 1, b"MIS_TAKEOFF_ALT", 7.5, mavlink.MAV_PARAM_TYPE_REAL32))
+    answer = await gcs.expect("PARAM_VALUE", lambda m: m.param_id == "MIS_TAKEOFF_ALT")
+    assert answer.param_value == 7.5
+    gcs.send(gcs.mav.param_set_encode(1, 1, b"NO_SUCH_PARAM", 1.0, mavlink.MAV_PARAM_TYPE_REAL32))
+    await until(
+        lambda: _true(fleet.endpoints[0].param_service.rejected == 1), "the unknown set is refused"
+    )
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_mission_fence_and_rally_upload_download_and_clear(
+    link: tuple[SimFleet, Gcs],
+) -> None:
+    fleet, gcs = link
+    v = fleet.vehicles[0]
+    mission = [mission_item(i, i * 1e-4) for i in range(4)]
+    assert await upload(gcs, mission) == mavlink.MAV_MISSION_ACCEPTED
+    assert [i.x for i in v.mission] == [m.x for m in mission]
+    current = await gcs.expect("MISSION_CURRENT")
+    assert (current.seq, current.total) == (0, 4)
+    fence = [mission_item(0, 0, frame=5, command=5003, kind=1)]
+    assert await upload(gcs, fence, kind=1) == mavlink.MAV_MISSION_ACCEPTED
+    rally = [mission_item(0, 1e-4, kind=2, command=5100)]
+    assert await upload(gcs, rally, kind=2) == mavlink.MAV_MISSION_ACCEPTED
+    assert (len(v.mission), len(v.fence), len(v.rally)) == (4, 1, 1)
+    # download, the INT way and the legacy way
+    gcs.clear()
+    gcs.send(gcs.mav.mission_request_list_encode(1, 1, 0))
+    assert (await gcs.expect("MISSION_COUNT")).count == 4
+    gcs.send(gcs.mav.mission_request_int_encode(1, 1, 2, 0))
+    item = await gcs.expect("MISSION_ITEM_INT")
+    assert (item.seq, item.x) == (2, mission[2].x)
+    gcs.send(gcs.mav.mission_request_encode(1, 1, 3, 0))
+    legacy = await gcs.expect("MISSION_ITEM")
+    assert legacy.x == pytest.approx(mission[3].x * 1e-7, abs=1e-5)  # float32 degrees
+    gcs.send(gcs.mav.mission_request_int_encode(1, 1, 9, 0))
+    ack = await gcs.expect("MISSION_ACK")
+    assert ack.type == mavlink.MAV_MISSION_INVALID_SEQUENCE
+    # set current, then clear
+    gcs.send(gcs.mav.mission_set_current_encode(1, 1, 2))
+    assert (await gcs.expect("MISSION_CURRENT", lambda m: m.seq == 2)).total == 4
+    gcs.send(gcs.mav.mission_clear_all_encode(1, 1, 1))
+    assert (await gcs.expect("MISSION_ACK")).type == mavlink.MAV_MISSION_ACCEPTED
+    assert v.fence == [] and len(v.mission) == 4
+    gcs.send(gcs.mav.mission_clear_all_encode(1, 1, 255))
+    await gcs.expect("MISSION_ACK")
+    assert (v.mission, v.rally) == ([], [])
+
+
+async def test_legacy_mission_item_upload_is_accepted(link: tuple[SimFleet, Gcs]) -> None:
+    fleet, gcs = link
+    items = [
+        mavlink.MAVLink_mission_item_message(
+            1, 1, i, 3, 16, 0, 1, 0, 0, 0, 0, DEFAULT_HOME[0] + i * 1e-4, DEFAULT_HOME[1], 15, 0
+        )
+        for i in range(2)
+    ]
+    assert await upload(gcs, items) == mavlink.MAV_MISSION_ACCEPTED
+    assert fleet.vehicles[0].mission[1].x == pytest.approx((DEFAULT_HOME[0] + 1e-4) * 1e7, abs=50)
+
+
+async def test_bad_uploads_get_the_right_error_and_never_replace_the_mission(
+    link: tuple[SimFleet, Gcs],
+) -> None:
+    fleet, gcs = link
+    v = fleet.vehicles[0]
+    good = [mission_item(0), mission_item(1, 1e-4)]
+    assert await upload(gcs, good) == mavlink.MAV_MISSION_ACCEPTED
+    # an absurd count
+    gcs.clear()
+    gcs.send(gcs.mav.mission_count_encode(1, 1, 65535, 0))
+    assert (await gcs.expect("MISSION_ACK")).type == mavlink.MAV_MISSION_NO_SPACE
+    # an unsupported frame (local NED)
+    assert await upload(gcs, [mission_item(0, frame=1)]) == mavlink.MAV_MISSION_UNSUPPORTED_FRAME
+    # out of sequence
+    gcs.clear()
+    gcs.send(gcs.mav.mission_count_encode(1, 1, 3, 0))
+    await gcs.expect("MISSION_REQUEST_INT")
+    gcs.send(mission_item(2))
+    assert (await gcs.expect("MISSION_ACK")).type == mavlink.MAV_MISSION_INVALID_SEQUENCE
+    # an unknown mission type
+    gcs.send(gcs.mav.mission_count_encode(1, 1, 3, 7))
+    assert (await gcs.expect("MISSION_ACK")).type == mavlink.MAV_MISSION_UNSUPPORTED
+    # a half-finished upload: the vehicle asks again, then gives up
+    gcs.clear()
+    gcs.send(gcs.mav.mission_count_encode(1, 1, 5, 0))
+    await gcs.expect("MISSION_REQUEST_INT", lambda m: m.seq == 0)
+    gcs.send(mission_item(0, 5e-4))
+    for _ in range(ITEM_RETRIES + 1):
+        await gcs.expect("MISSION_REQUEST_INT", lambda m: m.seq == 1, within=ITEM_TIMEOUT_S * 4)
+    ack = await gcs.expect("MISSION_ACK", within=ITEM_TIMEOUT_S * 4)
+    assert ack.type == mavlink.MAV_MISSION_OPERATION_CANCELLED
+    assert [i.x for i in v.mission] == [m.x for m in good]
+    assert fleet.endpoints[0].missions.rejected >= 5
+
+
+async def test_commands_answer_px4_results(link: tuple[SimFleet, Gcs]) -> None:
+    fleet, gcs = link
+    nan = float("nan")
+
+    async def command(cmd: int, *params: float) -> int:
+        full = (list(params) + [nan] * 7)[:7]
+        gcs.send(gcs.mav.command_long_encode(1, 1, cmd, 0, *full))
+        ack = await gcs.expect("COMMAND_ACK", lambda m: m.command == cmd)
+        result: int = ack.result
+        return result
+
+    assert await command(22) == mavlink.MAV_RESULT_TEMPORARILY_REJECTED  # takeoff disarmed
+    assert await command(176, 1, 9, 0) == mavlink.MAV_RESULT_DENIED  # no such main mode
+    assert await command(300) == mavlink.MAV_RESULT_DENIED  # mission start without a mission
+    assert await command(31337) == mavlink.MAV_RESULT_UNSUPPORTED
+    fleet.faults[0].set_rejected(frozenset({400}))
+    assert await command(400, 1) == mavlink.MAV_RESULT_DENIED
+    fleet.faults[0].set_rejected(None)
+    assert await command(400, 1) == mavlink.MAV_RESULT_ACCEPTED
+    assert await command(22) == mavlink.MAV_RESULT_ACCEPTED
+    await until(lambda: _true(fleet.vehicles[0].rel_alt_m > 1), "the vehicle climbs")
+    assert await command(400, 0) == mavlink.MAV_RESULT_DENIED  # disarm in the air
+    text = await gcs.expect("STATUSTEXT", lambda m: "not landed" in m.text)
+    assert text.severity == mavlink.MAV_SEVERITY_CRITICAL
+    assert await command(176, 1, 4, 5) == mavlink.MAV_RESULT_ACCEPTED  # AUTO.RTL
+    heartbeat = await gcs.expect("HEARTBEAT", lambda m: m.custom_mode == (4 << 16) | (5 << 24))
+    assert heartbeat.base_mode & mavlink.MAV_MODE_FLAG_SAFETY_ARMED
+    gcs.send(
+        gcs.mav.command_int_encode(
+            1,
+            1,
+            6,
+            192,
+            0,
+            0,
+            -1,
+            1,
+            0,
+            nan,
+            round(DEFAULT_HOME[0] * 1e7) + 1000,
+            round(DEFAULT_HOME[1] * 1e7),
+            30,
+        )
+    )
+    ack = await gcs.expect("COMMAND_ACK", lambda m: m.command == 192)
+    assert ack.result == mavlink.MAV_RESULT_ACCEPTED
+    assert fleet.vehicles[0].mode.name == "AUTO_LOITER"
+    assert await command(400, 0, 21196) == mavlink.MAV_RESULT_ACCEPTED  # forced disarm
+
+
+async def test_hostile_datagrams_are_counted_and_dropped(link: tuple[SimFleet, Gcs]) -> None:
+    fleet, gcs = link
+    stats = fleet.endpoints[0].stats
+    good = gcs.mav.command_long_encode(1, 1, 512, 0, 148, 0, 0, 0, 0, 0, 0).pack(gcs.mav)
+    for _ in range(50):
+        gcs.raw(os.urandom(int.from_bytes(os.urandom(1), "big") + 1))
+    gcs.raw(good[:-3])  # truncated
+    gcs.raw(good[:-1] + bytes([good[-1] ^ 0xFF]))  # bad CRC
+    gcs.raw(b"")
+    gcs.raw(b"\xfd" + b"\xff" * 300)  # a header claiming more than it has
+    other = gcs.mav.command_long_encode(7, 1, 400, 0, 1, 0, 0, 0, 0, 0, 0)  # for system 7
+    gcs.send(other)
+    other_component = gcs.mav.command_long_encode(1, 100, 400, 0, 1, 0, 0, 0, 0, 0, 0)
+    gcs.send(other_component)
+    gcs.send(gcs.mav.command_long_encode(1, 1, 400, 0, float("inf"), float("nan"), 0, 0, 0, 0, 0))
+    gcs.send(gcs.mav.param_request_read_encode(1, 1, b"\xff\xfe", -1))
+    gcs.send(gcs.mav.param_request_read_encode(1, 1, b"", 30000))
+    gcs.send(gcs.mav.mission_item_int_encode(1, 1, 40000, 6, 16, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0))
+    await until(
+        lambda: _true(stats.malformed >= 3 and stats.not_for_us == 2), "hostile input is counted"
+    )
+    assert not fleet.vehicles[0].armed
+    assert stats.failed == 0
+    gcs.clear()
+    gcs.raw(good)  # still answering
+    await gcs.expect("AUTOPILOT_VERSION")
+
+
+async def test_link_faults_drop_traffic_both_ways(link: tuple[SimFleet, Gcs]) -> None:
+    fleet, gcs = link
+    faults = fleet.faults[0]
+    faults.link_cut = True
+    await asyncio.sleep(0.3)  # let datagrams sent before the cut arrive
+    gcs.clear()
+    gcs.send(gcs.mav.command_long_encode(1, 1, 400, 0, 1, 0, 0, 0, 0, 0, 0))
+    await until(lambda: _true(faults.dropped > 3), "the cut link drops the streams")
+    gcs.pump()
+    assert gcs.inbox == []
+    assert not fleet.vehicles[0].armed
+    faults.link_cut = False
+    faults.set_packet_loss(0.5)
+    await gcs.expect("HEARTBEAT", within=10)
+    before = faults.dropped
+    await until(lambda: _true(faults.dropped > before + 5), "half the packets are lost")
+    assert fleet.vehicles[0].mission == [] and MissionType.MISSION == 0
