@@ -126,11 +126,19 @@ async def test_a_mission_flies_every_item_in_order_then_returns_home_landed_and_
     assert metres_from_home(driver) < 3.0
 
 
-async def test_the_shared_sample_plan_flies_to_its_end(driver: DroneDriver, tmp_path: Path) -> None:
-    """QGroundControl's sample .plan (read in place, never copied into the repository)."""
+@pytest.fixture
+def sample_plan() -> Path:
+    """QGroundControl's sample .plan, read in place (never copied into the repository)."""
     sample = Path("/work/shared/missions/qgroundcontrol_sample.plan")
     if not sample.is_file():
         pytest.skip(f"{sample} is absent (the team's shared mission samples)")
+    return sample
+
+
+async def test_the_shared_sample_plan_flies_to_its_end(
+    driver: DroneDriver, sample_plan: Path
+) -> None:
+    sample = sample_plan
     spec = job()
     await driver.prepare(spec, {"mission": sample})
     progress = Recorder()
