@@ -363,6 +363,15 @@ class DroneDriver:
         if flight is None or flight.key != job.key:
             raise DriverError(JobFailure.DRIVER_ERROR, f"job {job.key} was not prepared")
         try:
+            if flight.phase == "mission" and flight.reached > 0:  # re-attached mid-mission
+                await report_progress(
+                    Progress(
+                        current=flight.reached,
+                        total=flight.total,
+                        percent=round(100.0 * flight.reached / flight.total, 2),
+                        stage="mission",
+                    )
+                )
             if flight.phase == "start":
                 await self._take_off(flight, report_progress)
                 flight.phase = "mission"
