@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import shutil
 import signal
@@ -400,12 +401,18 @@ def free_udp_port() -> int:
 
 
 def wpl_mission(
-    waypoints: int = 3, *, spacing_m: float = 40.0, height_m: float = 15.0, rtl: bool = False
+    waypoints: int = 3,
+    *,
+    spacing_m: float = 40.0,
+    height_m: float = 15.0,
+    rtl: bool = False,
+    home: tuple[float, float] = SIM_HOME[:2],
 ) -> bytes:
-    """A QGC WPL 110 file: a takeoff, then ``waypoints`` going east ``spacing_m`` apart
-    (relative altitude), and an RTL item when ``rtl``. Items are numbered from 0."""
-    lat0, lon0, _ = SIM_HOME
-    metres_per_deg_lon = 111_320.0 * 0.6767  # cos(47.4 deg)
+    """A QGC WPL 110 file: a takeoff at ``home``, then ``waypoints`` going east
+    ``spacing_m`` apart (relative altitude), and an RTL item when ``rtl``. Items are
+    numbered from 0."""
+    lat0, lon0 = home
+    metres_per_deg_lon = 111_320.0 * math.cos(math.radians(lat0))
     rows = [(22, lat0, lon0)]
     rows += [(16, lat0, lon0 + (i + 1) * spacing_m / metres_per_deg_lon) for i in range(waypoints)]
     if rtl:
