@@ -228,3 +228,51 @@ async def test_a_killed_agent_re_attaches_to_the_flight_and_the_job_succeeds(
     assert items(events) == sorted(set(items(events)))
     vehicle = fleet.vehicles[0].snapshot()
     assert (vehicle["armed"], vehicle["landed_state"]) == (False, "ON_GROUND")
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "reason", "mode"),
+    [
+        ("job_cancel", {"plan_id": 10, "job_id": 1}, "cancelled", "AUTO_RTL"),
+        ("job_cancel", {"plan_id": 10, "job_id": 1, "action": "hold"}, "cancelled", "AUTO_LOITER"),
+        ("emergency_stop", {}, "emergency_stop", "AUTO_LOITER"),
+    ],
+)
+async def test_cancel_and_emergency_stop_reach_the_vehicle(
+    cp: ControlPlane,
+    blobs: BlobServer,
+    fleet: SimFleet,
+    method: str,
+    params: dict[str, Any],
+    reason: str,
+    mode: str,
+) -> None:
+    ref = blobs.add("56", wpl_mission(8, spacing_m=100))
+    await cp.call("job_start", start_params(ref))
+    await cp.wait(EVENTS, lambda e: e.get("progress", {}).get("item") == 1, timeout_s=60)
+    assert (await cp.call(method, params))["result"] == {}
+    events = await history(cp)
+    assert (events[-1]["state"], events[-1]["reason"]) == ("cancelled", reason)
+    # The job ended once the vehicle showed the mode (not after a landing).
+    vehicle = fleet.vehicles[0].snapshot()
+    assert vehicle["mode"] == mode
+    assert vehicle["armed"] is True
+    assert max(items(events)) < 8
+    if mode == "AUTO_RTL":
+
+        async def landed() -> bool:
+            snapshot = fleet.vehicles[0].snapshot()
+            return snapshot["landed_state"] == "ON_GROUND" and not snapshot["armed"]
+
+        await until(landed, "the vehicle landed at home", 60)
+
+
+async def test_a_refused_manual_command_answers_its_error(
+    cp: ControlPlane, fleet: SimFleet
+) -> None:
+    fleet.faults[0].set_rejected(frozenset({400}))  # MAV_CMD_COMPONENT_ARM_DISARM
+    response = await cp.call("action", {"name": "arm", "params": {}})
+    assert response["error"]["code"] == 1004  # NOT_ARMABLE
+    assert "arm: denied" in response["error"]["data"]["detail"]
+    response = await cp.call("action", {"name": "goto", "params": {"lat": "north"}})
+    assert response["error"]["code"] == -32602  # INVALID_PARAMS
