@@ -98,6 +98,7 @@ class DroneSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     connect_timeout_s: float = 10.0
     vehicle_timeout_s: float = 10.0
     command_timeout_s: float = 10.0
+    upload_timeout_s: float = 300.0
     telemetry_period_s: float = 0.5
     telemetry_rate_hz: float | None = None
     default_takeoff_alt_m: float = 10.0
@@ -119,6 +120,7 @@ def load_settings(settings: Mapping[str, Any]) -> DroneSettings:
         "connect_timeout_s": s.connect_timeout_s,
         "vehicle_timeout_s": s.vehicle_timeout_s,
         "command_timeout_s": s.command_timeout_s,
+        "upload_timeout_s": s.upload_timeout_s,
         "telemetry_period_s": s.telemetry_period_s,
         "default_takeoff_alt_m": s.default_takeoff_alt_m,
         "landing_timeout_s": s.landing_timeout_s,
