@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from edge_agent.drivers import DriverConfigError, load_driver
-from edge_agent.drivers.drone import DroneDriver, DroneSettings, load_settings
+from edge_agent.drivers.drone import DroneDriver
+from edge_agent.drivers.drone_settings import DroneSettings, load_settings
 
 
 def test_the_defaults_connect_to_px4_sitl_and_hold_on_emergency() -> None:
