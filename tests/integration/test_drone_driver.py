@@ -9,6 +9,7 @@ vehicle ends up, armed or not, and the job's failure reason and detail.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -376,3 +377,76 @@ async def test_a_bad_mission_file_fails_with_its_location(
     with pytest.raises(DriverError) as failure:
         await driver.prepare(job(), {})
     assert failure.value.code is JobFailure.INVALID_JOB
+
+
+def plan_with_fence(fence_radius_m: float, waypoints_east_m: list[float]) -> bytes:
+    """A QGroundControl .plan: takeoff and waypoints east of home, an inclusion circle
+    around home, one rally point."""
+    lat0, lon0, alt0 = SIM_HOME
+    metres_per_deg_lon = 111_320.0 * math.cos(math.radians(lat0))
+
+    def item(seq: int, command: int, east_m: float) -> dict[str, Any]:
+        lon = lon0 + east_m / metres_per_deg_lon
+        return {
+            "type": "SimpleItem",
+            "autoContinue": True,
+            "command": command,
+            "doJumpId": seq + 1,
+            "frame": 3,
+            "params": [0, 0, 0, None, lat0, lon, 15],
+        }
+
+    items = [item(0, 22, 0.0)] + [item(i + 1, 16, e) for i, e in enumerate(waypoints_east_m)]
+    plan = {
+        "fileType": "Plan",
+        "groundStation": "QGroundControl",
+        "version": 1,
+        "mission": {
+            "version": 2,
+            "firmwareType": 12,
+            "vehicleType": 2,
+            "cruiseSpeed": 15,
+            "hoverSpeed": 5,
+            "plannedHomePosition": [lat0, lon0, alt0],
+            "items": items,
+        },
+        "geoFence": {
+            "version": 2,
+            "polygons": [],
+            "circles": [
+                {
+                    "inclusion": True,
+                    "version": 1,
+                    "circle": {"center": [lat0, lon0], "radius": fence_radius_m},
+                }
+            ],
+        },
+        "rallyPoints": {"version": 2, "points": [[lat0 + 0.0002, lon0, 20.0]]},
+    }
+    return json.dumps(plan).encode()
+
+
+async def test_a_geofence_breach_fails_the_job_geofence_after_the_return(
+    tmp_path: Path,
+) -> None:
+    port = free_udp_port()
+    async with SimFleet(1, base_port=port, speedup=SPEEDUP, params={"GF_ACTION": 3}) as fleet:
+        driver = make_driver(fleet)
+        await driver.start()
+        try:
+            await until(_ready(driver), "the vehicle is ready", 10)
+            plan = plan_with_fence(150.0, [100.0, 300.0, 500.0])
+            spec = job()
+            await driver.prepare(spec, {"mission": mission_file(tmp_path, plan, "fenced.plan")})
+            vehicle = fleet.vehicles[0].snapshot()
+            assert (vehicle["fence_items"], vehicle["rally_items"]) == (1, 1)
+            progress = Recorder()
+            with pytest.raises(DriverError) as failure:
+                await driver.run(spec, progress)
+            assert failure.value.code is JobFailure.GEOFENCE
+            assert "geofence" in str(failure.value).lower()
+            assert progress.items == [0, 1]  # the 300 m waypoint is outside the fence
+            assert driver.state.down_and_safe
+            assert metres_from_home(driver) < 3.0
+        finally:
+            await driver.close()
