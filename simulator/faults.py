@@ -31,8 +31,14 @@ class Faults:
     rejected_commands: frozenset[int] = frozenset()
     """MAV_CMD ids answered DENIED."""
     rng: random.Random = field(default_factory=lambda: random.Random(0))  # noqa: S311 - simulation, not crypto
-    dropped: int = 0
-    """Datagrams dropped by packet loss or link cut."""
+    dropped_in: int = 0
+    """Datagrams from the GCS dropped by packet loss or link cut."""
+    dropped_out: int = 0
+    """Datagrams to the GCS dropped by packet loss or link cut."""
+
+    @property
+    def dropped(self) -> int:
+        return self.dropped_in + self.dropped_out
 
     def set_packet_loss(self, probability: float) -> None:
         if not 0.0 <= probability <= 1.0:
@@ -57,11 +63,13 @@ class Faults:
             return True
         return self.reject_all and command not in MESSAGE_SERVICE_COMMANDS
 
-    def drops(self) -> bool:
-        """Whether this datagram is lost (counted)."""
+    def drops(self, inbound: bool) -> bool:
+        """Whether this datagram (from the GCS when ``inbound``) is lost (counted)."""
         lost = self.link_cut or (self.packet_loss > 0 and self.rng.random() < self.packet_loss)
-        if lost:
-            self.dropped += 1
+        if lost and inbound:
+            self.dropped_in += 1
+        elif lost:
+            self.dropped_out += 1
         return lost
 
     def describe(self) -> dict[str, object]:

@@ -116,8 +116,14 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
         self._parser = mavlink.MAVLink(None, 0, 0)
         self._parser.robust_parsing = True
         self.intervals_s = dict(DEFAULT_INTERVALS_S)
-        self._due_s: dict[int, float] = {}
         self._start_s = clock()
+        # Vehicles of a fleet start together: spread their stream phases so the loop is
+        # not asked to send every vehicle's heartbeat in the same tick.
+        phase = (uid * 0.618034) % 1.0
+        self._due_s: dict[int, float] = {
+            message_id: self._start_s + phase * interval
+            for message_id, interval in self.intervals_s.items()
+        }
         self._after_ack: list[Any] | None = None
         """Messages a command asked for, sent once its ACK is out."""
         self.last_gcs_heartbeat_s: float | None = None
@@ -156,7 +162,7 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
         return port
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        if self.faults.drops():
+        if self.faults.drops(inbound=True):
             return
         parser = self._parser
         parser.buf, parser.buf_index = bytearray(), 0  # a datagram never continues another
@@ -253,7 +259,7 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
     # ------------------------------------------------------------ outbound
 
     def send(self, message: Any) -> None:
-        if self.transport is None or self.faults.drops():
+        if self.transport is None or self.faults.drops(inbound=False):
             return
         self.transport.sendto(message.pack(self.mav), self.peer)
         self.mav.seq = (self.mav.seq + 1) % 256

@@ -15,11 +15,14 @@ from dataclasses import dataclass
 import pytest
 from mavsdk.asyncio import ComponentType, Configuration, Mavsdk, System
 from mavsdk.asyncio.plugins.action import ActionAsync
+from mavsdk.asyncio.plugins.geofence import GeofenceAsync
 from mavsdk.asyncio.plugins.mission_raw import MissionRawAsync
 from mavsdk.asyncio.plugins.param import ParamAsync
 from mavsdk.asyncio.plugins.telemetry import TelemetryAsync
 from mavsdk.plugins.action import ActionError
+from mavsdk.plugins.geofence import Circle, FenceType, GeofenceData, Point
 from mavsdk.plugins.mission_raw import MissionItem, MissionRawError
+from mavsdk.plugins.param import ParamError
 from mavsdk.plugins.telemetry import FlightMode, LandedState
 
 from simulator import geo
@@ -219,3 +222,91 @@ async def test_refusals_reach_mavsdk_as_errors(drone: Drone) -> None:
 
 async def _not_armable(t: TelemetryAsync) -> bool:
     return not (await t.health()).is_armable
+
+
+async def test_params_through_mavsdk_int32_and_float(drone: Drone) -> None:
+    p = drone.param
+    assert await p.get_param_int("COM_DL_LOSS_T") == 10
+    assert await p.get_param_int("SYS_AUTOSTART") == 4001
+    await p.set_param_int("NAV_DLL_ACT", 2)
+    assert await p.get_param_int("NAV_DLL_ACT") == 2
+    assert drone.fleet.vehicles[0].params["NAV_DLL_ACT"] == 2
+    await p.set_param_float("RTL_RETURN_ALT", 35.0)
+    assert await drone.action.get_return_to_launch_altitude() == pytest.approx(35.0)
+    with pytest.raises(ParamError):
+        await p.get_param_int("NO_SUCH_PARAM")
+
+
+async def test_geofence_plugin_upload_and_a_breach_returns_home(drone: Drone) -> None:
+    t, a = drone.telemetry, drone.action
+    center = Point(DEFAULT_HOME[0], DEFAULT_HOME[1])
+    await GeofenceAsync(drone.system).upload_geofence(
+        GeofenceData(circles=[Circle(center, 40.0, FenceType.INCLUSION)])
+    )
+    vehicle = drone.fleet.vehicles[0]
+    assert [z.radius_m for z in vehicle.zones] == [40.0]
+    await drone.param.set_param_int("GF_ACTION", 3)
+    await until(lambda: _armable(t), "armable")
+    await drone.mission.upload_mission([waypoint(0, 0, 0, 10, command=22), waypoint(1, 200, 0, 10)])
+    await a.arm()
+    await drone.mission.start_mission()
+    await until(
+        lambda: _mode_is(t, FlightMode.RETURN_TO_LAUNCH), "the breach starts RTL", within=20
+    )
+    home = await t.home()
+    position = await t.position()
+    assert (
+        30
+        < geo.distance_m(
+            home.latitude_deg, home.longitude_deg, position.latitude_deg, position.longitude_deg
+        )
+        < 60
+    )
+
+
+async def test_a_cut_link_triggers_the_data_link_loss_action(drone: Drone) -> None:
+    t, a = drone.telemetry, drone.action
+    await drone.param.set_param_int("NAV_DLL_ACT", 3)
+    await drone.param.set_param_int("COM_DL_LOSS_T", 5)
+    await until(lambda: _armable(t), "armable")
+    await a.set_takeoff_altitude(30.0)
+    await a.arm()
+    await a.takeoff()
+    await until(lambda: _mode_is(t, FlightMode.HOLD), "hovering", within=15)
+    endpoint = drone.fleet.endpoints[0]
+    # Like PX4, link loss counts only once a GCS has been heard (MAVSDK beats at 1 Hz).
+    await until(lambda: _is(endpoint.last_gcs_heartbeat_s is not None), "MAVSDK's heartbeat")
+    drone.fleet.faults[0].link_cut = True
+    vehicle = drone.fleet.vehicles[0]
+    await until(lambda: _is(vehicle.mode.name == "AUTO_LAND"), "data-link loss lands", within=10)
+    drone.fleet.faults[0].link_cut = False
+    await until(
+        lambda: _mode_is(t, FlightMode.LAND), "MAVSDK sees it landing once the link is back"
+    )
+    await until(lambda: _landed_and_disarmed(t), "landed", within=30)
+
+
+async def _is(value: bool) -> bool:
+    return value
+
+
+async def test_mission_upload_survives_packet_loss(drone: Drone) -> None:
+    faults = drone.fleet.faults[0]
+    # MAVSDK retries each step a few times: 10 % loss each way leaves it ample margin.
+    faults.set_packet_loss(0.1)
+    await until(
+        lambda: _is(faults.dropped_out > 0 and faults.dropped_in > 0), "the link loses packets"
+    )
+    items = [waypoint(i, i * 20.0, 0, 20) for i in range(20)]
+    await drone.mission.upload_mission(items)
+    assert [i.x for i in drone.fleet.vehicles[0].mission] == [i.x for i in items]
+
+
+async def test_injected_command_rejection_reaches_mavsdk(drone: Drone) -> None:
+    await until(lambda: _armable(drone.telemetry), "armable")
+    drone.fleet.faults[0].set_rejected(None, reject_all=True)
+    with pytest.raises(ActionError, match="COMMAND_DENIED"):
+        await drone.action.arm()
+    drone.fleet.faults[0].set_rejected(None)
+    await drone.action.arm()
+    await drone.action.disarm()
