@@ -110,7 +110,7 @@ class Executor:
             if resumed:
                 self._start(job, resumed=True)
                 return
-            detail += " and the vehicle is no longer flying it"
+            detail += "; the driver could not re-attach to it"
         log.warning("job %s was %s when the agent stopped: failed", record.key, record.state)
         self._outbox.append(
             record.plan_id,

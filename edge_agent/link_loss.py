@@ -31,6 +31,8 @@ class LinkLossWatch:
         self._connected = connected
         self._poll_s = poll_s
         self._clock = clock
+        self.samples = 0
+        """How many times the link was looked at (tests wait on it instead of sleeping)."""
 
     async def run(
         self,
@@ -50,4 +52,5 @@ class LinkLossWatch:
                 if not acted and limit is not None and now - down_since >= limit:
                     acted = True
                     await on_lost(now - down_since)
+            self.samples += 1
             await asyncio.sleep(self._poll_s)

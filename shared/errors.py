@@ -71,5 +71,7 @@ class JobFailure(StrEnum):
     """The broker link was gone longer than the job's ``link_loss_timeout_s``."""
     VEHICLE_LOST = "vehicle_lost"
     """The autopilot stayed silent longer than the driver's ``vehicle_timeout_s``."""
+    OPERATOR_ACTION = "operator_action"
+    """A manual action (RPC ``action``) took the vehicle off the job's mission."""
     COMMAND_DENIED = "command_denied"
     """The vehicle refused a command the job needed (arm, takeoff, mission start)."""

@@ -40,9 +40,8 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
@@ -52,81 +51,31 @@ from edge_agent.drivers.base import (
     ProgressReporter,
     TelemetrySample,
 )
+from edge_agent.drivers.drone_settings import DroneSettings
+from edge_agent.drivers.drone_telemetry import drone_samples
+from edge_agent.drivers.flight_plan import NAV_LAND, NAV_RETURN_TO_LAUNCH, Flight, plan_flight
 from edge_agent.drivers.vehicle import (
-    Landed,
     Mode,
     Outcome,
     Vehicle,
     VehicleCommandError,
     VehicleState,
 )
-from edge_agent.job_options import JobOptionError, JobOptions, parse_job_options
+from edge_agent.job_options import JobOptions
 from shared.errors import JobFailure, RpcErrorCode
 from shared.messages import (
-    Battery,
-    BatteryBrief,
-    DroneStatus,
-    GpsInfo,
     JobSpec,
-    Mission,
-    Position,
     Progress,
 )
-from shared.mission import MissionFile, MissionFileError, parse_mission_file
 
 log = logging.getLogger(__name__)
 
-MISSION_KEYS = ("mission", "waypoint")
-"""``files`` keys of a job's mission, in order of preference (DESIGN §6)."""
-
-NAV_TAKEOFF = 22
-NAV_LAND = 21
-NAV_RETURN_TO_LAUNCH = 20
+FAILSAFE_GRACE_S = 1.0
+"""How long the vehicle may be off its mission before that is taken for a failsafe."""
 
 LOW_BATTERY_PCT = 20.0
 """At or below this charge, a vehicle leaving its mission is taken for the low-battery
 failsafe (PX4's default ``BAT_LOW_THR`` is 15 %, its RTL triggers there)."""
-
-
-class DroneSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """``[driver.settings]`` of the drone driver; documented in ``mavsdk_drone.py``."""
-
-    connection: str = "udpin://0.0.0.0:14540"
-    connect_timeout_s: float = 10.0
-    vehicle_timeout_s: float = 10.0
-    command_timeout_s: float = 10.0
-    telemetry_period_s: float = 0.5
-    telemetry_rate_hz: float | None = None
-    default_takeoff_alt_m: float = 10.0
-    min_battery_pct: float = 30.0
-    emergency_stop_action: Literal["hold", "land", "kill"] = "hold"
-    landing_timeout_s: float = 600.0
-    takeoff_timeout_s: float = 60.0
-    preflight_wait_s: float = 3.0
-    """How long preflight waits for the gates to pass (telemetry may still be arriving)."""
-    mission_speed_m_s: float | None = None
-
-
-def load_settings(settings: Mapping[str, Any]) -> DroneSettings:
-    try:
-        s = msgspec.convert(dict(settings), DroneSettings)
-    except msgspec.ValidationError as exc:
-        raise DriverConfigError(f"driver.settings of the drone driver: {exc}") from None
-    positive = {
-        "connect_timeout_s": s.connect_timeout_s,
-        "vehicle_timeout_s": s.vehicle_timeout_s,
-        "command_timeout_s": s.command_timeout_s,
-        "telemetry_period_s": s.telemetry_period_s,
-        "default_takeoff_alt_m": s.default_takeoff_alt_m,
-        "landing_timeout_s": s.landing_timeout_s,
-        "takeoff_timeout_s": s.takeoff_timeout_s,
-    }
-    for name, value in positive.items():
-        if not value > 0:
-            raise DriverConfigError(f"driver.settings.{name} must be > 0")
-    if not s.connection or "://" not in s.connection:
-        raise DriverConfigError(f"driver.settings.connection {s.connection!r} is not a URL")
-    return s
 
 
 _RPC_CODES = {
@@ -155,26 +104,6 @@ def job_error(exc: VehicleCommandError) -> DriverError:
     return DriverError(JobFailure.COMMAND_DENIED, str(exc))
 
 
-def _round(value: float, digits: int) -> float | None:
-    return None if math.isnan(value) else round(value, digits)
-
-
-@dataclass
-class _Flight:
-    """The job the vehicle is prepared for or flying."""
-
-    key: str
-    options: JobOptions
-    total: int
-    """Mission items."""
-    takeoff_alt_m: float
-    last_command: int
-    """MAV_CMD of the mission's last item."""
-    phase: Literal["start", "mission", "finish", "done"] = "start"
-    reached: int = 0
-    """Items reached so far (items 0..reached-1)."""
-
-
 class DroneDriver:
     """A multicopter flown through a ``Vehicle``."""
 
@@ -190,7 +119,10 @@ class DroneDriver:
         self.settings = settings
         self.vehicle = vehicle
         self._clock = clock
-        self._flight: _Flight | None = None
+        self._flight: Flight | None = None
+        self._taken_over: str | None = None
+        """Set when a stop, an emergency stop or a manual action (``action NAME``) changed
+        the vehicle's mode during a job: then leaving the mission is no failsafe."""
         self._silent_since: float | None = None
         """Monotonic time the vehicle went silent (None while it is heard)."""
 
@@ -261,48 +193,9 @@ class DroneDriver:
 
     # Jobs ---------------------------------------------------------------------------
 
-    def _mission_file(self, files: Mapping[str, Path]) -> MissionFile:
-        key = next((k for k in MISSION_KEYS if k in files), None)
-        if key is None:
-            raise DriverError(
-                JobFailure.INVALID_JOB, "the job has no mission file (files key 'mission')"
-            )
-        try:
-            data = files[key].read_bytes()
-        except OSError as exc:
-            raise DriverError(JobFailure.INVALID_JOB, f"file {key!r}: {exc.strerror}") from None
-        try:
-            parsed = parse_mission_file(data, filename=files[key].name)
-        except MissionFileError as exc:
-            raise DriverError(
-                JobFailure.INVALID_MISSION, f"file {key!r}: {exc.location}: {exc.message}"
-            ) from None
-        if not parsed.mission:
-            raise DriverError(JobFailure.INVALID_MISSION, f"file {key!r} has no mission items")
-        return parsed
-
-    def _plan(self, job: JobSpec, files: Mapping[str, Path]) -> tuple[_Flight, MissionFile]:
-        try:
-            options = parse_job_options(job.extra)
-        except JobOptionError as exc:
-            raise DriverError(JobFailure.INVALID_JOB, str(exc)) from None
-        parsed = self._mission_file(files)
-        takeoff = next((i for i in parsed.mission if i.command == NAV_TAKEOFF), None)
-        takeoff_alt_m = options.takeoff_alt_m
-        if takeoff_alt_m is None and takeoff is not None and takeoff.z > 0:
-            takeoff_alt_m = float(takeoff.z)
-        flight = _Flight(
-            key=job.key,
-            options=options,
-            total=len(parsed.mission),
-            takeoff_alt_m=takeoff_alt_m or self.settings.default_takeoff_alt_m,
-            last_command=parsed.mission[-1].command,
-        )
-        return flight, parsed
-
     async def prepare(self, job: JobSpec, files: Mapping[str, Path]) -> None:
-        flight, parsed = self._plan(job, files)
-        self._flight = None
+        flight, parsed = plan_flight(job, files, self.settings.default_takeoff_alt_m)
+        self._flight, self._taken_over = None, None
         self._check_link()
         try:
             await self.vehicle.upload_mission(parsed.mission)
@@ -355,6 +248,15 @@ class DroneDriver:
         if flight is None or flight.key != job.key:
             raise DriverError(JobFailure.DRIVER_ERROR, f"job {job.key} was not prepared")
         try:
+            if flight.phase == "mission" and flight.reached > 0:  # re-attached mid-mission
+                await report_progress(
+                    Progress(
+                        current=flight.reached,
+                        total=flight.total,
+                        percent=round(100.0 * flight.reached / flight.total, 2),
+                        stage="mission",
+                    )
+                )
             if flight.phase == "start":
                 await self._take_off(flight, report_progress)
                 flight.phase = "mission"
@@ -367,10 +269,10 @@ class DroneDriver:
         except VehicleCommandError as exc:
             raise job_error(exc) from None
         finally:
-            if flight.phase == "done":
+            if self._flight is flight:  # over, one way or another
                 self._flight = None
 
-    async def _take_off(self, flight: _Flight, report: ProgressReporter) -> None:
+    async def _take_off(self, flight: Flight, report: ProgressReporter) -> None:
         await report(Progress(total=flight.total, stage="takeoff"))
         await self.vehicle.set_takeoff_altitude(flight.takeoff_alt_m)
         await self.vehicle.arm()
@@ -396,25 +298,26 @@ class DroneDriver:
         if s.on_ground and not s.armed:
             raise DriverError(JobFailure.COMMAND_DENIED, "takeoff: the vehicle disarmed")
 
-    def _finished(self, flight: _Flight, s: VehicleState) -> bool:
+    def _finished(self, flight: Flight, s: VehicleState) -> bool:
         if s.mission_current >= flight.total and s.mission_total in (0, flight.total):
             return True
         # A mission ending with a landing may stop at its last item on the ground.
         return (
             s.down_and_safe
             and s.mission_current == flight.total - 1
-            and flight.last_command in (NAV_LAND, NAV_RETURN_TO_LAUNCH)
+            and flight.commands[-1] in (NAV_LAND, NAV_RETURN_TO_LAUNCH)
         )
 
-    async def _fly_mission(self, flight: _Flight, report: ProgressReporter) -> None:
+    async def _fly_mission(self, flight: Flight, report: ProgressReporter) -> None:
         seen_mission_mode = self.state.mode is Mode.MISSION
         started = self._clock()
+        off_mission_since: float | None = None
+        flight.warnings_at = self.state.warnings
         while True:
             self._check_link()
             s = self.state
-            current = s.mission_current
             finished = self._finished(flight, s)
-            reached_now = flight.total if finished else min(current, flight.total)
+            reached_now = flight.total if finished else min(s.mission_current, flight.total)
             while flight.reached < reached_now:
                 item = flight.reached
                 flight.reached += 1
@@ -429,23 +332,54 @@ class DroneDriver:
                 )
             if finished:
                 return
-            if s.mode is Mode.MISSION:
-                seen_mission_mode = True
+            if s.mode is Mode.MISSION or self._flown_by_item(flight, s):
+                seen_mission_mode, off_mission_since = True, None
+            elif self._taken_over is not None:
+                if self._taken_over.startswith("action"):
+                    raise DriverError(
+                        JobFailure.OPERATOR_ACTION,
+                        f"the operator's {self._taken_over} took the vehicle off the mission "
+                        f"after item {flight.reached} of {flight.total}",
+                    )
+                # A stop or an emergency stop: the executor is cancelling the job.
             elif seen_mission_mode:
-                await self._failsafe(flight, s, report)
+                # Modes and mission progress arrive in separate messages: give the
+                # autopilot a moment to say the new mode is the next item's own.
+                off_mission_since = off_mission_since or self._clock()
+                if self._clock() - off_mission_since >= FAILSAFE_GRACE_S:
+                    await self._failsafe(flight, report)
             elif self._clock() - started > self.settings.command_timeout_s:
                 raise DriverError(
                     JobFailure.COMMAND_DENIED,
                     f"the vehicle did not start the mission (mode {s.mode_name})",
                 )
-            await self.vehicle.changed(0.5)
+            await self.vehicle.changed(0.25)
 
-    async def _failsafe(self, flight: _Flight, s: VehicleState, report: ProgressReporter) -> None:
-        """The vehicle left the mission on its own: fail, once it is down if it is going down."""
-        text = s.status_text.lower()
-        if "battery" in text or (
-            not math.isnan(s.battery_pct) and s.battery_pct <= LOW_BATTERY_PCT
-        ):
+    def _flown_by_item(self, flight: Flight, s: VehicleState) -> bool:
+        """Whether the mode is the current item's own (an RTL or land item switches the
+        autopilot to its RTL or land mode): the mission goes on, no failsafe."""
+        if not 0 <= s.mission_current < flight.total:
+            return False
+        command = flight.commands[s.mission_current]
+        return (s.mode is Mode.RETURN_TO_LAUNCH and command == NAV_RETURN_TO_LAUNCH) or (
+            s.mode is Mode.LAND and command == NAV_LAND
+        )
+
+    async def _failsafe(self, flight: Flight, report: ProgressReporter) -> None:
+        """The vehicle left the mission on its own: fail, once it is down if it is going
+        down; the reason comes from what the autopilot said meanwhile."""
+        s = self.state
+        mode = s.mode_name
+        log.warning("job %s: the vehicle left the mission (mode %s)", flight.key, mode)
+        landed = ""
+        if s.mode in (Mode.RETURN_TO_LAUNCH, Mode.LAND):
+            stage = "returning" if s.mode is Mode.RETURN_TO_LAUNCH else "landing"
+            await report(Progress(current=flight.reached, total=flight.total, stage=stage))
+            await self._wait_down()
+            landed = "; the vehicle landed"
+        said = self.state.warnings_since(flight.warnings_at)
+        text = " ".join(said).lower()
+        if "battery" in text or self.state.battery_pct <= LOW_BATTERY_PCT:
             reason = JobFailure.LOW_BATTERY
         elif "fence" in text:
             reason = JobFailure.GEOFENCE
@@ -453,35 +387,31 @@ class DroneDriver:
             reason = JobFailure.VEHICLE_FAILSAFE
         detail = (
             f"the vehicle left the mission after item {flight.reached} of {flight.total}: "
-            f"mode {s.mode_name}, battery {s.battery_pct:.0f}%"
-            + (f" ({s.status_text})" if s.status_text else "")
+            f"mode {mode}, battery {self.state.battery_pct:.0f}%"
+            + (f" ({'; '.join(said)})" if said else "")
+            + landed
         )
-        log.warning("failsafe: %s", detail)
-        if s.mode in (Mode.RETURN_TO_LAUNCH, Mode.LAND):
-            stage = "returning" if s.mode is Mode.RETURN_TO_LAUNCH else "landing"
-            await report(Progress(current=flight.reached, total=flight.total, stage=stage))
-            await self._wait_down()
-            detail += "; the vehicle landed"
         raise DriverError(reason, detail)
 
-    async def _finish(self, flight: _Flight, report: ProgressReporter) -> None:
+    async def _finish(self, flight: Flight, report: ProgressReporter) -> None:
+        """The ``on_finish`` action, unless the mission's own last item brings it down."""
         done = Progress(current=flight.total, total=flight.total, percent=100.0)
         if self.state.down_and_safe:
             await report(msgspec.structs.replace(done, stage="landed"))
             return
+        own = flight.commands[-1] in (NAV_RETURN_TO_LAUNCH, NAV_LAND)
         action = flight.options.on_finish
-        if action == "hold":
-            await self.vehicle.hold()
+        if own:
+            stage = "returning" if flight.commands[-1] == NAV_RETURN_TO_LAUNCH else "landing"
+            await report(msgspec.structs.replace(done, stage=stage))
+        elif action == "hold":
+            await self._command_mode("hold")
             await report(msgspec.structs.replace(done, stage="holding"))
             return
-        if action == "rtl":
-            await report(msgspec.structs.replace(done, stage="returning"))
-            if self.state.mode is not Mode.RETURN_TO_LAUNCH:
-                await self.vehicle.return_to_launch()
         else:
-            await report(msgspec.structs.replace(done, stage="landing"))
-            if self.state.mode is not Mode.LAND:
-                await self.vehicle.land()
+            stage = "returning" if action == "rtl" else "landing"
+            await report(msgspec.structs.replace(done, stage=stage))
+            await self._command_mode(action)
         await self._wait_down()
         await report(msgspec.structs.replace(done, stage="landed"))
 
@@ -494,7 +424,7 @@ class DroneDriver:
     async def resume(self, job: JobSpec, files: Mapping[str, Path]) -> bool:
         """Re-attach to ``job``'s flight; False when the vehicle is not flying it."""
         try:
-            flight, _ = self._plan(job, files)
+            flight, _ = plan_flight(job, files, self.settings.default_takeoff_alt_m)
         except DriverError as exc:
             log.warning("job %s cannot be resumed: %s", job.key, exc)
             return False
@@ -523,7 +453,7 @@ class DroneDriver:
             return False
         else:
             flight.reached, flight.phase = max(0, s.mission_current), "mission"
-        self._flight = flight
+        self._flight, self._taken_over = flight, None
         log.info(
             "job %s resumed: item %d of %d, mode %s",
             job.key,
@@ -535,26 +465,43 @@ class DroneDriver:
 
     # Stops and actions --------------------------------------------------------------
 
+    async def _command_mode(self, name: str) -> None:
+        """Command ``hold``/``rtl``/``land`` and wait until the vehicle shows the mode
+        (or is down): an acknowledged command is not yet a changed mode."""
+        command, mode = {
+            "hold": (self.vehicle.hold, Mode.HOLD),
+            "rtl": (self.vehicle.return_to_launch, Mode.RETURN_TO_LAUNCH),
+            "land": (self.vehicle.land, Mode.LAND),
+        }[name]
+        await command()
+        deadline = self._clock() + self.settings.command_timeout_s
+        while self.state.mode is not mode and not self.state.down_and_safe:
+            if self._clock() > deadline:
+                raise VehicleCommandError(name, Outcome.FAILED, f"mode still {self.state.mode}")
+            await self.vehicle.changed(0.25)
+
     async def stop(self, action: str | None) -> None:
-        self._flight = None
+        self._taken_over, self._flight = "stop", None
         if self.state.down_and_safe:
             return
         name = action or "rtl"
         if name not in ("rtl", "hold", "land"):
             raise DriverError(RpcErrorCode.UNSUPPORTED, f"no stop action {name!r}")
-        await self.action(name, {})
+        try:
+            await self._command_mode(name)
+        except VehicleCommandError as exc:
+            raise rpc_error(exc) from None
 
     async def emergency_stop(self) -> None:
-        self._flight = None
+        self._taken_over, self._flight = "stop", None
         if self.state.down_and_safe:
             return
-        command = {
-            "hold": self.vehicle.hold,
-            "land": self.vehicle.land,
-            "kill": self.vehicle.kill,
-        }[self.settings.emergency_stop_action]
+        action = self.settings.emergency_stop_action
         try:
-            await command()
+            if action == "kill":
+                await self.vehicle.kill()
+            else:
+                await self._command_mode(action)
         except VehicleCommandError as exc:
             raise rpc_error(exc) from None
 
@@ -562,6 +509,8 @@ class DroneDriver:
         if name not in self.actions:
             raise DriverError(RpcErrorCode.UNSUPPORTED, f"the drone has no action {name!r}")
         v = self.vehicle
+        if self._flight is not None:
+            self._taken_over = f"action {name}"
         try:
             if name == "arm":
                 await v.arm()
@@ -574,19 +523,13 @@ class DroneDriver:
                 if not self.state.armed:
                     await v.arm()
                 await v.takeoff()
-            elif name == "land":
-                await v.land()
-            elif name == "rtl":
-                await v.return_to_launch()
-            elif name == "hold":
-                await v.hold()
+            elif name in ("land", "rtl", "hold"):
+                await self._command_mode(name)
             elif name == "goto":
                 lat = _required(params, "lat", -90.0, 90.0)
                 lng = _required(params, "lng", -180.0, 180.0)
                 alt = _param(params, "alt", -500.0, 10000.0)
-                if alt is None:
-                    alt = self.state.alt_amsl_m
-                await v.goto(lat, lng, alt)
+                await v.goto(lat, lng, self.state.alt_amsl_m if alt is None else alt)
         except VehicleCommandError as exc:
             raise rpc_error(exc) from None
         return {"action": name, "mode": self.state.mode_name, "armed": self.state.armed}
@@ -594,59 +537,8 @@ class DroneDriver:
     # Telemetry ----------------------------------------------------------------------
 
     def samples(self) -> list[TelemetrySample]:
-        s = self.state
-        if not s.connected:
-            status = "error"
-        elif s.landed in (Landed.IN_AIR, Landed.TAKING_OFF, Landed.LANDING):
-            status = "flying"
-        else:
-            status = "standby"
-        battery_pct = _round(s.battery_pct, 1)
-        voltage_v = _round(s.voltage_v, 2)
-        out = [
-            TelemetrySample(
-                "drone_status",
-                DroneStatus(
-                    status=status,
-                    mode=s.mode_name,
-                    speed=_round(s.speed_m_s, 2),
-                    height=_round(s.height_m, 2),
-                    armed=s.armed,
-                    gps=GpsInfo(type=s.gps_fix, satcount=s.satellites),
-                    battery=BatteryBrief(percent=battery_pct, voltage=voltage_v),
-                ),
-            )
-        ]
-        if not math.isnan(s.lat_deg):
-            out.append(
-                TelemetrySample(
-                    "position",
-                    Position(
-                        lat=round(s.lat_deg, 7),
-                        lng=round(s.lon_deg, 7),
-                        alt=_round(s.alt_amsl_m, 2),
-                        height=_round(s.height_m, 2),
-                        heading=_round(s.heading_deg % 360.0, 1),
-                    ),
-                )
-            )
-        if battery_pct is not None:
-            out.append(TelemetrySample("battery", Battery(remain=battery_pct, voltage=voltage_v)))
-        if s.mission_total > 0 or self._flight is not None:
-            flight = self._flight
-            total = s.mission_total or (flight.total if flight else 0)
-            out.append(
-                TelemetrySample(
-                    "mission",
-                    Mission(
-                        current=max(0, s.mission_current),
-                        total=total,
-                        finished=total > 0 and s.mission_current >= total,
-                        job=flight.key if flight else None,
-                    ),
-                )
-            )
-        return out
+        flight = self._flight
+        return drone_samples(self.state, None if flight is None else (flight.key, flight.total))
 
     async def telemetry(self) -> AsyncIterator[TelemetrySample]:
         while True:

@@ -3,10 +3,10 @@
 This is the only module that imports ``mavsdk`` (DESIGN §3). It is a thin typed adapter,
 ``MavsdkVehicle``, behind the ``Vehicle`` seam of ``vehicle.py``; the flight logic
 (preflight, jobs, policies) lives in ``drone.py``. MAVSDK's subscriptions and commands
-are callback-based C calls: callbacks arrive on MAVSDK's thread and are handed to the
-event loop, so no thread pool is involved and nothing blocks the loop.
+are callbacks on MAVSDK's thread, handed to the event loop; commands are blocking calls
+run on a small thread pool of the vehicle's own, so nothing blocks the loop.
 
-Settings (``[driver.settings]``, all optional; checked by ``drone.DroneSettings``):
+Settings (``[driver.settings]``, all optional; checked by ``drone_settings.py``):
 
 - ``connection`` (str, default ``udpin://0.0.0.0:14540``): a MAVSDK connection URL. The
   default is PX4 SITL's API port. ``udpin://IP:PORT`` listens, ``udpout://HOST:PORT``
@@ -19,6 +19,9 @@ Settings (``[driver.settings]``, all optional; checked by ``drone.DroneSettings`
   with ``vehicle_lost``; a shorter gap only shows as ``error`` in drone_status.
 - ``command_timeout_s`` (float, 10): the longest wait for one command's answer (MAVSDK
   gives up after its own retries, ~2 s per attempt, before this).
+- ``upload_timeout_s`` (float, 300): the longest wait for a mission, geofence or rally
+  upload. Item by item over a lossy radio it takes long: 500 items with 5 % packet loss
+  took ~30 s in ``bench/mavsdk_drone.py`` (0.1 s on a clean link).
 - ``telemetry_period_s`` (float, 0.5): how often samples go to the agent's telemetry
   (which rate-limits each topic again).
 - ``telemetry_rate_hz`` (float, optional): ask the autopilot for position, attitude and
@@ -39,6 +42,7 @@ Settings (``[driver.settings]``, all optional; checked by ``drone.DroneSettings`
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import math
@@ -48,13 +52,14 @@ from typing import Any
 from mavsdk.component_type import ComponentType
 from mavsdk.connection_result import ConnectionResult
 from mavsdk.mavsdk import Configuration, Mavsdk
-from mavsdk.plugins.action import Action, ActionResult
+from mavsdk.plugins.action import Action, ActionError, ActionResult
 from mavsdk.plugins.mission_raw import MissionItem as RawItem
-from mavsdk.plugins.mission_raw import MissionRaw, MissionRawResult
+from mavsdk.plugins.mission_raw import MissionRaw, MissionRawError, MissionRawResult
 from mavsdk.plugins.telemetry import FlightMode, LandedState, StatusTextType, Telemetry
 
 from edge_agent.drivers.base import Driver
 from edge_agent.drivers.vehicle import (
+    MAX_WARNINGS,
     Landed,
     Mode,
     Outcome,
@@ -64,6 +69,11 @@ from edge_agent.drivers.vehicle import (
 from shared.mission import MissionItem
 
 log = logging.getLogger(__name__)
+
+COMMAND_THREADS = 4
+"""Commands in flight at once per vehicle. MAVSDK's blocking calls run on these threads,
+not on the loop's shared pool. (Its ``*_async`` calls are no way out: the parameter
+ones, like ``set_takeoff_altitude_async``, block the caller until answered.)"""
 
 _MODES = {
     FlightMode.READY: Mode.READY,
@@ -132,10 +142,12 @@ class MavsdkVehicle:
         connection: str,
         *,
         command_timeout_s: float = 10.0,
+        upload_timeout_s: float = 300.0,
         telemetry_rate_hz: float | None = None,
     ) -> None:
         self.connection = connection
         self.command_timeout_s = command_timeout_s
+        self.upload_timeout_s = upload_timeout_s
         self.telemetry_rate_hz = telemetry_rate_hz
         self.state = VehicleState()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -147,6 +159,9 @@ class MavsdkVehicle:
         self._action: Action | None = None
         self._mission: MissionRaw | None = None
         self._telemetry: Telemetry | None = None
+        self._threads = concurrent.futures.ThreadPoolExecutor(
+            max_workers=COMMAND_THREADS, thread_name_prefix="mavsdk-command"
+        )
 
     # Life cycle ---------------------------------------------------------------------
 
@@ -163,7 +178,7 @@ class MavsdkVehicle:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(wait_s):
                 await self._found.wait()
-        if not self._found.is_set():
+        if not self._found.is_set() and wait_s > 0:
             log.warning("no autopilot on %s after %.0f s: waiting on", self.connection, wait_s)
 
     async def close(self) -> None:
@@ -175,6 +190,7 @@ class MavsdkVehicle:
                 self._mavsdk.cancel_first_autopilot(self._wait_handle)
             self._mavsdk.destroy()
         self._mavsdk = None
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
     async def changed(self, timeout_s: float) -> None:
         self._changed.clear()
@@ -207,6 +223,16 @@ class MavsdkVehicle:
             self._to_loop(lambda: self._update(**convert(data)))
 
         return callback
+
+    def _warning(self, text: Any) -> dict[str, Any]:
+        if text.type not in _WARNINGS:
+            return {}
+        kept = [*self.state.recent_warnings[-(MAX_WARNINGS - 1) :], str(text.text)]
+        return {
+            "status_text": str(text.text),
+            "warnings": self.state.warnings + 1,
+            "recent_warnings": kept,
+        }
 
     def _attach(self, system: Any) -> None:
         """Create the plugins of the autopilot found and subscribe to what the state needs."""
@@ -252,9 +278,7 @@ class MavsdkVehicle:
                 }
             )
         )
-        telemetry.subscribe_status_text(
-            s(lambda t: {"status_text": t.text} if t.type in _WARNINGS else {})
-        )
+        telemetry.subscribe_status_text(s(self._warning))
         self._mission.subscribe_mission_progress(
             s(lambda p: {"mission_current": p.current, "mission_total": p.total})
         )
@@ -264,40 +288,35 @@ class MavsdkVehicle:
         if self.telemetry_rate_hz is not None:
             rate = self.telemetry_rate_hz
             for setter in (
-                telemetry.set_rate_position_async,
-                telemetry.set_rate_battery_async,
-                telemetry.set_rate_velocity_ned_async,
+                telemetry.set_rate_position,
+                telemetry.set_rate_battery,
+                telemetry.set_rate_velocity_ned,
             ):
-                setter(rate, lambda result, _ud: None)
+                # Best effort, off the loop: an autopilot may refuse a rate.
+                self._threads.submit(setter, rate)
 
     # Commands -----------------------------------------------------------------------
 
     async def _call(
         self,
         command: str,
-        start: Callable[[Callable[[Any, Any], None]], None],
+        call: Callable[[], object],
         outcomes: Mapping[Any, Outcome],
+        *,
+        timeout_s: float | None = None,
     ) -> None:
-        """Start an ``*_async`` MAVSDK call and wait for its result callback."""
+        """Run a blocking MAVSDK call on the vehicle's own threads; map its failure."""
         if self._system is None:
             raise VehicleCommandError(command, Outcome.NO_VEHICLE, "no autopilot found yet")
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[Any] = loop.create_future()
-
-        def settle(result: Any) -> None:
-            if not done.done():
-                done.set_result(result)
-
-        start(lambda result, _ud: self._to_loop(settle, result))
         try:
-            async with asyncio.timeout(self.command_timeout_s):
-                result = await done
+            async with asyncio.timeout(timeout_s or self.command_timeout_s):
+                await loop.run_in_executor(self._threads, call)
         except TimeoutError:
             raise VehicleCommandError(command, Outcome.TIMEOUT, "no answer") from None
-        if result.name == "SUCCESS":
-            return
-        outcome = outcomes.get(result, Outcome.FAILED)
-        raise VehicleCommandError(command, outcome, result.name)
+        except (ActionError, MissionRawError) as exc:
+            outcome = outcomes.get(exc.result, Outcome.FAILED)
+            raise VehicleCommandError(command, outcome, exc.result.name) from None
 
     @property
     def _act(self) -> Action:
@@ -310,10 +329,8 @@ class MavsdkVehicle:
         return self._mission
 
     async def _action_call(self, command: str, name: str, *args: Any) -> None:
-        def start(cb: Callable[[Any, Any], None]) -> None:
-            getattr(self._act, f"{name}_async")(*args, cb)
-
-        await self._call(command, start, _ACTION_OUTCOMES)
+        method = getattr(self._act, name) if self._action is not None else None
+        await self._call(command, lambda: method(*args) if method else None, _ACTION_OUTCOMES)
 
     async def arm(self) -> None:
         await self._action_call("arm", "arm")
@@ -365,10 +382,13 @@ class MavsdkVehicle:
             for i in items
         ]
 
-        def start(cb: Callable[[Any, Any], None]) -> None:
-            getattr(self._mis, f"{name}_async")(raw, cb)
-
-        await self._call(command, start, _MISSION_OUTCOMES)
+        method = getattr(self._mis, name) if self._mission is not None else None
+        await self._call(
+            command,
+            lambda: method(raw) if method else None,
+            _MISSION_OUTCOMES,
+            timeout_s=self.upload_timeout_s,
+        )
 
     async def upload_mission(self, items: Sequence[MissionItem]) -> None:
         await self._upload("upload mission", "upload_mission", items)
@@ -380,20 +400,22 @@ class MavsdkVehicle:
         await self._upload("upload rally points", "upload_rally_points", items)
 
     async def start_mission(self) -> None:
-        def start(cb: Callable[[Any, Any], None]) -> None:
-            self._mis.start_mission_async(cb)
-
-        await self._call("start mission", start, _MISSION_OUTCOMES)
+        mission = self._mission
+        await self._call(
+            "start mission", lambda: mission.start_mission() if mission else None, _MISSION_OUTCOMES
+        )
 
 
 def create_driver(settings: Mapping[str, Any]) -> Driver:
     """The ``mavsdk`` driver kind: the flight logic over a ``MavsdkVehicle``."""
-    from edge_agent.drivers.drone import DroneDriver, load_settings
+    from edge_agent.drivers.drone import DroneDriver
+    from edge_agent.drivers.drone_settings import load_settings
 
     s = load_settings(settings)
     vehicle = MavsdkVehicle(
         s.connection,
         command_timeout_s=s.command_timeout_s,
+        upload_timeout_s=s.upload_timeout_s,
         telemetry_rate_hz=s.telemetry_rate_hz,
     )
     return DroneDriver(s, vehicle, kind="mavsdk")

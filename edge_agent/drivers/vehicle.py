@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
 from shared.mission import MissionItem
+
+MAX_WARNINGS = 20
 
 
 class Mode(StrEnum):
@@ -81,6 +83,16 @@ class VehicleState:
     mission_total: int = 0
     status_text: str = ""
     """The last warning or error text of the autopilot (failsafe reasons show here)."""
+    warnings: int = 0
+    """How many warning or error texts arrived so far (``recent_warnings`` keeps the
+    last ones): lets the flight logic ask "what was said since the mission started"."""
+    recent_warnings: list[str] = field(default_factory=list)
+    """The last ``MAX_WARNINGS`` warning or error texts, oldest first."""
+
+    def warnings_since(self, count: int) -> list[str]:
+        """The texts that arrived after the ``count``-th (as many as are kept)."""
+        new = self.warnings - count
+        return self.recent_warnings[-new:] if new > 0 else []
 
     @property
     def on_ground(self) -> bool:

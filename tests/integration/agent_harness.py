@@ -5,12 +5,15 @@
 - ``AgentProcess``: the real agent as a subprocess (``python -m gosd agent --config``).
 - ``ControlPlane``: the test's side of the wire through aiomqtt: it records everything
   under ``nodes/{id}/`` and waits for messages with deadlines (never sleeps).
+- ``wpl_mission``: a QGC WPL 110 mission written for the test (takeoff, waypoints
+  around the simulator's home), and ``free_udp_port`` for MAVSDK's listening port.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import os
 import shutil
 import signal
@@ -103,13 +106,14 @@ def make_config(
     keepalive_s: int = 2,
     control_plane_url: str = "http://127.0.0.1:9/gosd",
     settings: dict[str, Any] | None = None,
+    driver: str = "fake",
 ) -> Path:
     config = AgentConfig(
         node=NodeSection(id=node_id, secret="node-secret-" + str(node_id)),
         broker=BrokerSection(url=broker_url, keepalive_s=keepalive_s),
         control_plane=ControlPlaneSection(url=control_plane_url),
         agent=AgentSection(data_dir=str(tmp / "agent-data"), telemetry_hz=5.0),
-        driver=DriverSection(kind="fake", settings=settings or {}),
+        driver=DriverSection(kind=driver, settings=settings or {}),
     )
     path = tmp / "agent.toml"
     agent_config.write(config, path)
@@ -383,3 +387,42 @@ def secured_broker_config(tmp: Path, accounts: dict[str, str], node_ids: list[in
         acl.append("")
     (tmp / "acl").write_text("\n".join(acl))
     return f"allow_anonymous false\npassword_file {passwd}\nacl_file {tmp / 'acl'}\n"
+
+
+SIM_HOME = (47.397742, 8.545594, 488.0)
+"""The simulator's default home (PX4 SITL's), degrees and metres AMSL."""
+
+
+def free_udp_port() -> int:
+    """A UDP port nothing listens on now (MAVSDK binds it with ``udpin://``)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wpl_mission(
+    waypoints: int = 3,
+    *,
+    spacing_m: float = 40.0,
+    height_m: float = 15.0,
+    rtl: bool = False,
+    home: tuple[float, float] = SIM_HOME[:2],
+) -> bytes:
+    """A QGC WPL 110 file: a takeoff at ``home``, then ``waypoints`` going east
+    ``spacing_m`` apart (relative altitude), and an RTL item when ``rtl``. Items are
+    numbered from 0."""
+    lat0, lon0 = home
+    metres_per_deg_lon = 111_320.0 * math.cos(math.radians(lat0))
+    rows = [(22, lat0, lon0)]
+    rows += [(16, lat0, lon0 + (i + 1) * spacing_m / metres_per_deg_lon) for i in range(waypoints)]
+    if rtl:
+        rows.append((20, 0.0, 0.0))
+    lines = ["QGC WPL 110"]
+    for seq, (command, lat, lon) in enumerate(rows):
+        frame = 2 if command == 20 else 3
+        height = 0.0 if command == 20 else height_m
+        current = 1 if seq == 0 else 0
+        lines.append(
+            f"{seq}\t{current}\t{frame}\t{command}\t0\t0\t0\t0\t{lat:.7f}\t{lon:.7f}\t{height}\t1"
+        )
+    return ("\n".join(lines) + "\n").encode()

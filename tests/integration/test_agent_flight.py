@@ -1,0 +1,278 @@
+"""Flights end to end: the agent process with the ``mavsdk`` driver, a real broker, a
+simulated vehicle (in this process, on free UDP ports, sped up) and a mission file
+served like the control plane serves blobs.
+
+The job's history (its events, in ``seq`` order) is what an operator reads afterwards;
+these tests assert that it tells the flight: each item reached, the link-loss action,
+a re-attach after the agent was killed mid-flight.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from shared import topics
+from simulator.fleet import SimFleet
+from tests.integration.agent_harness import (
+    AgentProcess,
+    BlobServer,
+    ControlPlane,
+    Mosquitto,
+    control_plane,
+    free_port,
+    free_udp_port,
+    make_config,
+    run_agent,
+    run_mosquitto,
+    wpl_mission,
+)
+from tests.support import until
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+EVENTS = topics.events(7)
+TERMINAL = {"succeeded", "failed", "cancelled"}
+SPEEDUP = 20.0
+
+
+@pytest.fixture
+async def fleet() -> AsyncIterator[SimFleet]:
+    async with SimFleet(1, base_port=free_udp_port(), speedup=SPEEDUP) as fleet:
+        yield fleet
+
+
+@pytest.fixture
+def broker_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def broker(tmp_path: Path, broker_port: int) -> Iterator[Mosquitto]:
+    with run_mosquitto(tmp_path / "broker", broker_port) as broker:
+        yield broker
+
+
+@pytest.fixture
+def blobs() -> Iterator[BlobServer]:
+    with BlobServer("node-7", "node-secret-7") as server:
+        yield server
+
+
+@pytest.fixture
+def agent(
+    broker: Mosquitto, blobs: BlobServer, tmp_path: Path, fleet: SimFleet
+) -> Iterator[AgentProcess]:
+    settings = {
+        "connection": fleet.url(0),
+        "telemetry_period_s": 0.2,
+        "landing_timeout_s": 120.0,
+    }
+    config = make_config(
+        tmp_path, broker.url, control_plane_url=blobs.url, settings=settings, driver="mavsdk"
+    )
+    with run_agent(config) as agent:
+        yield agent
+
+
+@pytest.fixture
+async def cp(broker: Mosquitto, agent: AgentProcess) -> AsyncIterator[ControlPlane]:
+    async with control_plane(broker) as cp:
+        await cp.wait(topics.status(7), lambda s: s["code"] == 0, timeout_s=20)
+        yield cp
+
+
+def start_params(ref: dict[str, Any], extra: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"job": {"plan_id": 10, "job_id": 1, "files": {"mission": ref}, "extra": extra or {}}}
+
+
+def unique(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_seq = {e["seq"]: e for e in events}
+    return [by_seq[s] for s in sorted(by_seq)]
+
+
+def items(events: list[dict[str, Any]]) -> list[int]:
+    return [e["progress"]["item"] for e in events if "item" in e.get("progress", {})]
+
+
+def stages(events: list[dict[str, Any]]) -> list[str]:
+    out: list[str] = []
+    for e in events:
+        stage = e.get("progress", {}).get("stage")
+        if stage and (not out or out[-1] != stage):
+            out.append(stage)
+    return out
+
+
+async def history(cp: ControlPlane, timeout_s: float = 60) -> list[dict[str, Any]]:
+    """Every event of the job once it ended, de-duplicated, in ``seq`` order."""
+    await cp.wait(EVENTS, lambda e: e["state"] in TERMINAL, timeout_s=timeout_s)
+    return unique(cp.all(EVENTS))
+
+
+async def test_a_job_with_a_mission_file_flies_to_succeeded(
+    cp: ControlPlane, blobs: BlobServer, fleet: SimFleet
+) -> None:
+    ref = blobs.add("51", wpl_mission(3))
+    assert (await cp.call("job_start", start_params(ref)))["result"] == {"accepted": True}
+    events = await history(cp)
+    assert events[-1]["state"] == "succeeded", events[-1]
+    assert [e["state"] for e in events[:3]] == ["accepted", "preparing", "running"]
+    assert items(events) == [0, 1, 2, 3]
+    assert stages(events) == ["takeoff", "mission", "returning", "landed"]
+    reached = [e["progress"] for e in events if "item" in e.get("progress", {})]
+    assert reached[-1] == {
+        "current": 4,
+        "total": 4,
+        "percent": 100.0,
+        "item": 3,
+        "stage": "mission",
+    }
+    vehicle = fleet.vehicles[0].snapshot()
+    assert (vehicle["armed"], vehicle["landed_state"]) == (False, "ON_GROUND")
+    # Telemetry tells the same: standby, disarmed, the mission finished.
+    await cp.wait(
+        topics.msg(7, "drone_status"), lambda s: s["status"] == "standby" and not s["armed"]
+    )
+    mission = await cp.wait(topics.msg(7, "mission"), lambda m: m.get("finished") is True)
+    assert mission["total"] == 4
+
+
+async def test_a_bad_mission_file_fails_the_job_saying_where(
+    cp: ControlPlane, blobs: BlobServer
+) -> None:
+    ref = blobs.add("52", b"QGC WPL 110\n0\t1\t3\t16\t0\t0\t0\t0\t47.3\t8.5\t10\n")
+    await cp.call("job_start", start_params(ref))
+    events = await history(cp)
+    assert (events[-1]["state"], events[-1]["reason"]) == ("failed", "invalid_mission")
+    assert "line 2" in events[-1]["detail"]
+
+
+async def test_a_bad_extra_value_is_refused_before_the_job_is_accepted(
+    cp: ControlPlane, blobs: BlobServer
+) -> None:
+    ref = blobs.add("53", wpl_mission(1))
+    response = await cp.call("job_start", start_params(ref, {"on_finish": "somewhere"}))
+    assert response["error"]["code"] == 1002  # INVALID_JOB
+    assert "extra.on_finish" in response["error"]["data"]["detail"]
+
+
+async def test_the_link_loss_policy_returns_home_and_the_history_says_so(
+    tmp_path: Path,
+    agent: AgentProcess,
+    broker: Mosquitto,
+    broker_port: int,
+    blobs: BlobServer,
+    fleet: SimFleet,
+) -> None:
+    ref = blobs.add("54", wpl_mission(10, spacing_m=100))
+    extra = {"link_loss_action": "rtl", "link_loss_timeout_s": "2"}
+    async with control_plane(broker) as cp:
+        await cp.wait(topics.status(7), lambda s: s["code"] == 0, timeout_s=20)
+        await cp.call("job_start", start_params(ref, extra))
+        await cp.wait(EVENTS, lambda e: e.get("progress", {}).get("item") == 1, timeout_s=60)
+    broker.process.terminate()
+    broker.process.wait(10)
+    agent.wait_log("broker link lost for", 20)
+
+    async def returning() -> bool:
+        return fleet.vehicles[0].snapshot()["mode"] == "AUTO_RTL"
+
+    await until(returning, "the vehicle returns home", 10)
+    with run_mosquitto(tmp_path / "broker2", broker_port) as again:
+        async with control_plane(again) as cp:
+            events = await history(cp)
+    assert (events[-1]["state"], events[-1]["reason"]) == ("failed", "link_lost")
+    told = [
+        e for e in events if e["state"] == "running" and "broker link lost" in e.get("detail", "")
+    ]
+    assert len(told) == 1
+    assert "returning home (link_loss_action rtl)" in told[0]["detail"]
+    assert told[0]["progress"]["stage"] == "returning"
+    assert "the vehicle acknowledged" in events[-1]["detail"]
+    assert max(items(events)) < 10  # the mission did not go on
+
+    async def landed() -> bool:
+        snapshot = fleet.vehicles[0].snapshot()
+        return snapshot["landed_state"] == "ON_GROUND" and not snapshot["armed"]
+
+    await until(landed, "the vehicle landed at home", 60)
+
+
+async def test_a_killed_agent_re_attaches_to_the_flight_and_the_job_succeeds(
+    cp: ControlPlane, agent: AgentProcess, blobs: BlobServer, fleet: SimFleet
+) -> None:
+    ref = blobs.add("55", wpl_mission(8, spacing_m=80))
+    await cp.call("job_start", start_params(ref))
+    await cp.wait(EVENTS, lambda e: e.get("progress", {}).get("item") == 2, timeout_s=60)
+    agent.stop(signal.SIGKILL)
+    seq_at_kill = int(fleet.vehicles[0].snapshot()["mission_seq"])  # type: ignore[call-overload]
+    since = len(cp.seen)
+    agent.start()
+    await cp.wait(topics.status(7), lambda s: s["code"] == 0, since=since, timeout_s=20)
+    events = await history(cp, timeout_s=90)
+    assert events[-1]["state"] == "succeeded", events[-1]
+    states = [e["state"] for e in events]
+    assert states.count("accepted") == 1
+    assert states.count("preparing") == 1
+    resumed = [e for e in events if "re-attached" in e.get("detail", "")]
+    assert len(resumed) == 1
+    after = events[events.index(resumed[0]) :]
+    assert "takeoff" not in stages(after)  # the mission was not started again
+    assert all(item >= seq_at_kill - 1 for item in items(after)), items(after)
+    assert items(events)[-1] == 8
+    assert items(events) == sorted(set(items(events)))
+    vehicle = fleet.vehicles[0].snapshot()
+    assert (vehicle["armed"], vehicle["landed_state"]) == (False, "ON_GROUND")
+
+
+@pytest.mark.parametrize(
+    ("method", "params", "reason", "mode"),
+    [
+        ("job_cancel", {"plan_id": 10, "job_id": 1}, "cancelled", "AUTO_RTL"),
+        ("job_cancel", {"plan_id": 10, "job_id": 1, "action": "hold"}, "cancelled", "AUTO_LOITER"),
+        ("emergency_stop", {}, "emergency_stop", "AUTO_LOITER"),
+    ],
+)
+async def test_cancel_and_emergency_stop_reach_the_vehicle(
+    cp: ControlPlane,
+    blobs: BlobServer,
+    fleet: SimFleet,
+    method: str,
+    params: dict[str, Any],
+    reason: str,
+    mode: str,
+) -> None:
+    ref = blobs.add("56", wpl_mission(8, spacing_m=100))
+    await cp.call("job_start", start_params(ref))
+    await cp.wait(EVENTS, lambda e: e.get("progress", {}).get("item") == 1, timeout_s=60)
+    assert (await cp.call(method, params))["result"] == {}
+    events = await history(cp)
+    assert (events[-1]["state"], events[-1]["reason"]) == ("cancelled", reason)
+    # The job ended once the vehicle showed the mode (not after a landing).
+    vehicle = fleet.vehicles[0].snapshot()
+    assert vehicle["mode"] == mode
+    assert vehicle["armed"] is True
+    assert max(items(events)) < 8
+    if mode == "AUTO_RTL":
+
+        async def landed() -> bool:
+            snapshot = fleet.vehicles[0].snapshot()
+            return snapshot["landed_state"] == "ON_GROUND" and not snapshot["armed"]
+
+        await until(landed, "the vehicle landed at home", 60)
+
+
+async def test_a_refused_manual_command_answers_its_error(
+    cp: ControlPlane, fleet: SimFleet
+) -> None:
+    fleet.faults[0].set_rejected(frozenset({400}))  # MAV_CMD_COMPONENT_ARM_DISARM
+    response = await cp.call("action", {"name": "arm", "params": {}})
+    assert response["error"]["code"] == 1004  # NOT_ARMABLE
+    assert "arm: denied" in response["error"]["data"]["detail"]
+    response = await cp.call("action", {"name": "goto", "params": {"lat": "north"}})
+    assert response["error"]["code"] == -32602  # INVALID_PARAMS

@@ -1,0 +1,452 @@
+"""The ``mavsdk`` drone driver against the simulator: real MAVSDK, real UDP, fast clock.
+
+Each test gets its own simulated vehicle on a free UDP port, sped up so a mission takes
+seconds, and the driver exactly as the agent builds it (``load_driver("mavsdk", ...)``).
+What is asserted is what a user would notice: the items reached in order, where the
+vehicle ends up, armed or not, and the job's failure reason and detail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge_agent.drivers import DriverError, load_driver
+from edge_agent.drivers.drone import DroneDriver
+from edge_agent.drivers.vehicle import Mode
+from shared.errors import JobFailure, RpcErrorCode
+from shared.messages import JobSpec, Progress
+from simulator.fleet import SimFleet
+from tests.integration.agent_harness import SIM_HOME, free_udp_port, wpl_mission
+from tests.support import until
+
+pytestmark = pytest.mark.integration
+
+SPEEDUP = 25.0
+"""Simulated seconds per wall second: a 3-waypoint mission flies in a few seconds."""
+
+ARM_DISARM = 400
+NAV_TAKEOFF = 22
+
+
+def metres_from_home(driver: DroneDriver) -> float:
+    s = driver.state
+    north = (s.lat_deg - SIM_HOME[0]) * 111_320.0
+    east = (s.lon_deg - SIM_HOME[1]) * 111_320.0 * math.cos(math.radians(SIM_HOME[0]))
+    return math.hypot(north, east)
+
+
+@pytest.fixture
+async def fleet() -> AsyncIterator[SimFleet]:
+    async with SimFleet(1, base_port=free_udp_port(), speedup=SPEEDUP) as fleet:
+        yield fleet
+
+
+def make_driver(fleet: SimFleet, **settings: Any) -> DroneDriver:
+    driver = load_driver(
+        "mavsdk",
+        {"connection": fleet.url(0), "connect_timeout_s": 10.0, "landing_timeout_s": 60.0}
+        | settings,
+    )
+    assert isinstance(driver, DroneDriver)
+    return driver
+
+
+@pytest.fixture
+async def driver(fleet: SimFleet) -> AsyncIterator[DroneDriver]:
+    driver = make_driver(fleet)
+    await driver.start()
+    try:
+        await until(_ready(driver), "the vehicle is ready for preflight", 10)
+        yield driver
+    finally:
+        await driver.close()
+
+
+def _ready(driver: DroneDriver) -> Any:
+    async def probe() -> bool:
+        s = driver.state
+        return s.connected and s.home_set and s.armable and s.gps_fix >= 3
+
+    return probe
+
+
+class Recorder:
+    """The progress the driver reports, as the executor would write it."""
+
+    def __init__(self) -> None:
+        self.events: list[Progress] = []
+
+    async def __call__(self, progress: Progress) -> None:
+        self.events.append(progress)
+
+    @property
+    def items(self) -> list[int]:
+        return [p.item for p in self.events if p.item is not None]
+
+    @property
+    def stages(self) -> list[str]:
+        stages: list[str] = []
+        for p in self.events:
+            if p.stage and (not stages or stages[-1] != p.stage):
+                stages.append(p.stage)
+        return stages
+
+
+def job(extra: dict[str, str] | None = None, job_id: int = 1) -> JobSpec:
+    return JobSpec(plan_id=1, job_id=job_id, extra=extra or {})
+
+
+def mission_file(tmp_path: Path, content: bytes, name: str = "mission.waypoints") -> Path:
+    path = tmp_path / name
+    path.write_bytes(content)
+    return path
+
+
+async def test_a_mission_flies_every_item_in_order_then_returns_home_landed_and_disarmed(
+    driver: DroneDriver, tmp_path: Path
+) -> None:
+    files = {"mission": mission_file(tmp_path, wpl_mission(3, spacing_m=40))}
+    spec = job({"takeoff_alt_m": "12"})
+    await driver.prepare(spec, files)
+    progress = Recorder()
+    await driver.run(spec, progress)
+    assert progress.items == [0, 1, 2, 3]
+    reached = [p for p in progress.events if p.item is not None]
+    assert [(p.current, p.total) for p in reached] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert reached[-1].percent == 100.0
+    assert progress.stages == ["takeoff", "mission", "returning", "landed"]
+    s = driver.state
+    assert s.down_and_safe
+    assert metres_from_home(driver) < 3.0
+
+
+@pytest.fixture
+def sample_plan() -> Path:
+    """QGroundControl's sample .plan, read in place (never copied into the repository)."""
+    sample = Path("/work/shared/missions/qgroundcontrol_sample.plan")
+    if not sample.is_file():
+        pytest.skip(f"{sample} is absent (the team's shared mission samples)")
+    return sample
+
+
+async def test_the_shared_sample_plan_flies_to_its_end(
+    driver: DroneDriver, sample_plan: Path
+) -> None:
+    sample = sample_plan
+    spec = job()
+    await driver.prepare(spec, {"mission": sample})
+    progress = Recorder()
+    await driver.run(spec, progress)
+    total = progress.events[-1].total
+    assert progress.items == list(range(total))
+    assert driver.state.down_and_safe
+
+
+@pytest.mark.parametrize(
+    ("on_finish", "expect_mode", "landed"),
+    [("hold", Mode.HOLD, False), ("land", Mode.LAND, True)],
+)
+async def test_on_finish(
+    driver: DroneDriver, tmp_path: Path, on_finish: str, expect_mode: Mode, landed: bool
+) -> None:
+    files = {"mission": mission_file(tmp_path, wpl_mission(2, spacing_m=60))}
+    spec = job({"on_finish": on_finish})
+    await driver.prepare(spec, files)
+    progress = Recorder()
+    await driver.run(spec, progress)
+    assert progress.items == [0, 1, 2]
+    assert driver.state.mode is expect_mode
+    assert driver.state.down_and_safe is landed
+    # Not back home: it held or landed where the mission ended (~120 m east).
+    assert metres_from_home(driver) > 100
+
+
+async def test_a_mission_ending_with_rtl_lands_at_home(driver: DroneDriver, tmp_path: Path) -> None:
+    files = {"mission": mission_file(tmp_path, wpl_mission(2, rtl=True))}
+    spec = job()
+    await driver.prepare(spec, files)
+    progress = Recorder()
+    await driver.run(spec, progress)
+    assert progress.items == [0, 1, 2, 3]
+    assert driver.state.down_and_safe
+    assert metres_from_home(driver) < 3.0
+
+
+async def start_flight(
+    driver: DroneDriver, tmp_path: Path, waypoints: int = 6
+) -> tuple[asyncio.Task[None], Recorder]:
+    """A long mission flying in the background, once its first waypoint was reached."""
+    files = {"mission": mission_file(tmp_path, wpl_mission(waypoints, spacing_m=80))}
+    spec = job()
+    await driver.prepare(spec, files)
+    progress = Recorder()
+    task = asyncio.create_task(driver.run(spec, progress))
+
+    async def reached_one() -> bool:
+        if task.done():
+            task.result()
+        return 1 in progress.items
+
+    await until(reached_one, "the vehicle reached the first waypoint", 30)
+    return task, progress
+
+
+async def stop_flight(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_cancel_then_stop_returns_home_and_lands(driver: DroneDriver, tmp_path: Path) -> None:
+    task, progress = await start_flight(driver, tmp_path)
+    await stop_flight(task)
+    await driver.stop(None)  # the default after a cancel: RTL, acknowledged
+    assert driver.state.mode is Mode.RETURN_TO_LAUNCH or driver.state.down_and_safe
+
+    async def home_and_down() -> bool:
+        return driver.state.down_and_safe
+
+    await until(home_and_down, "the vehicle landed", 30)
+    assert metres_from_home(driver) < 3.0
+    assert max(progress.items) < 6  # the mission did not go on
+
+
+async def test_stop_with_hold_hovers_where_it_is(driver: DroneDriver, tmp_path: Path) -> None:
+    task, _ = await start_flight(driver, tmp_path)
+    await stop_flight(task)
+    await driver.stop("hold")
+
+    async def holding() -> bool:
+        return driver.state.mode is Mode.HOLD and driver.state.speed_m_s < 0.5
+
+    await until(holding, "the vehicle hovers", 10)
+    assert driver.state.armed
+    assert driver.state.height_m > 5
+
+
+async def test_emergency_stop_brakes_at_once(driver: DroneDriver, tmp_path: Path) -> None:
+    task, _ = await start_flight(driver, tmp_path)
+    await driver.emergency_stop()
+    await stop_flight(task)
+    assert driver.state.mode is Mode.HOLD or driver.state.mode_name == "HOLD"
+    assert driver.state.armed
+
+
+async def test_preflight_fails_without_gps(
+    fleet: SimFleet, driver: DroneDriver, tmp_path: Path
+) -> None:
+    fleet.faults[0].set_gps_loss(True)
+
+    async def no_fix() -> bool:
+        return driver.state.gps_fix < 3
+
+    await until(no_fix, "the vehicle reports no fix", 10)
+    with pytest.raises(DriverError) as failure:
+        await driver.prepare(job(), {"mission": mission_file(tmp_path, wpl_mission(2))})
+    assert failure.value.code is JobFailure.PREFLIGHT_FAILED
+    assert str(failure.value).startswith("gps: fix type")
+    assert not driver.state.armed
+
+
+async def test_preflight_fails_below_the_jobs_battery_minimum(
+    fleet: SimFleet, driver: DroneDriver, tmp_path: Path
+) -> None:
+    fleet.faults[0].set_battery(45.0)
+
+    async def reported() -> bool:
+        return driver.state.battery_pct <= 45.0
+
+    await until(reported, "the vehicle reports 45 %", 10)
+    files = {"mission": mission_file(tmp_path, wpl_mission(2))}
+    with pytest.raises(DriverError) as failure:
+        await driver.prepare(job({"min_battery_pct": "60"}), files)
+    assert failure.value.code is JobFailure.PREFLIGHT_FAILED
+    assert "battery: 45% is below min_battery_pct 60%" in str(failure.value)
+
+
+async def test_low_battery_failsafe_fails_the_job_after_landing(
+    fleet: SimFleet, driver: DroneDriver, tmp_path: Path
+) -> None:
+    task, progress = await start_flight(driver, tmp_path)
+    fleet.faults[0].set_battery(12.0)  # below BAT_LOW_THR: the vehicle returns
+    with pytest.raises(DriverError) as failure:
+        await task
+    assert failure.value.code is JobFailure.LOW_BATTERY
+    assert "battery" in str(failure.value).lower()
+    assert driver.state.down_and_safe  # failed only once the vehicle was down
+    assert "returning" in progress.stages
+
+
+async def test_a_rejected_command_is_a_clear_error(
+    fleet: SimFleet, driver: DroneDriver, tmp_path: Path
+) -> None:
+    fleet.faults[0].set_rejected(frozenset({ARM_DISARM}))
+    with pytest.raises(DriverError) as failure:
+        await driver.action("arm", {})
+    assert failure.value.code is RpcErrorCode.NOT_ARMABLE
+    assert "arm: denied" in str(failure.value)
+    # In a job, a refused takeoff fails it with the command named.
+    fleet.faults[0].set_rejected(frozenset({NAV_TAKEOFF}))
+    spec = job()
+    await driver.prepare(spec, {"mission": mission_file(tmp_path, wpl_mission(2))})
+    with pytest.raises(DriverError) as failure:
+        await driver.run(spec, Recorder())
+    assert failure.value.code is JobFailure.COMMAND_DENIED
+    assert "takeoff: denied" in str(failure.value)
+
+
+async def test_actions_take_off_goto_and_land(driver: DroneDriver) -> None:
+    with pytest.raises(DriverError) as failure:
+        await driver.action("goto", {"lat": 100.0, "lng": 8.5})
+    assert failure.value.code is RpcErrorCode.INVALID_PARAMS
+    with pytest.raises(DriverError) as failure:
+        await driver.action("flip", {})
+    assert failure.value.code is RpcErrorCode.UNSUPPORTED
+    await driver.action("takeoff", {"altitude_m": 8.0})
+
+    async def up() -> bool:
+        return driver.state.height_m > 7.0
+
+    await until(up, "the vehicle climbed to 8 m", 15)
+    target = (SIM_HOME[0] + 0.0003, SIM_HOME[1])  # ~33 m north
+    await driver.action("goto", {"lat": target[0], "lng": target[1], "alt": SIM_HOME[2] + 8})
+
+    async def there() -> bool:
+        return abs(driver.state.lat_deg - target[0]) < 0.00002
+
+    await until(there, "the vehicle reached the goto point", 20)
+    await driver.action("land", {})
+
+    async def down() -> bool:
+        return driver.state.down_and_safe
+
+    await until(down, "the vehicle landed", 30)
+
+
+async def test_a_short_autopilot_link_cut_is_ridden_out(
+    fleet: SimFleet, driver: DroneDriver, tmp_path: Path
+) -> None:
+    task, progress = await start_flight(driver, tmp_path, waypoints=8)
+    fleet.faults[0].link_cut = True
+
+    async def silent() -> bool:
+        return not driver.state.connected
+
+    await until(silent, "MAVSDK notices the silence", 10)
+    assert driver.samples()[0].value.status == "error"  # type: ignore[union-attr]
+    fleet.faults[0].link_cut = False
+    await task
+    assert progress.items == list(range(9))
+    assert driver.state.down_and_safe
+
+
+async def test_a_vehicle_silent_too_long_fails_the_job(fleet: SimFleet, tmp_path: Path) -> None:
+    driver = make_driver(fleet, vehicle_timeout_s=2.0)
+    await driver.start()
+    try:
+        await until(_ready(driver), "the vehicle is ready", 10)
+        task, _ = await start_flight(driver, tmp_path, waypoints=8)
+        fleet.faults[0].link_cut = True
+        with pytest.raises(DriverError) as failure:
+            await task
+        assert failure.value.code is JobFailure.VEHICLE_LOST
+        assert "no message from the vehicle" in str(failure.value)
+    finally:
+        fleet.faults[0].link_cut = False
+        await driver.close()
+
+
+async def test_a_bad_mission_file_fails_with_its_location(
+    driver: DroneDriver, tmp_path: Path
+) -> None:
+    bad = b"QGC WPL 110\n0\t1\t3\t16\t0\t0\t0\t0\tnorth\t8.5\t10\t1\n"
+    with pytest.raises(DriverError) as failure:
+        await driver.prepare(job(), {"mission": mission_file(tmp_path, bad)})
+    assert failure.value.code is JobFailure.INVALID_MISSION
+    assert "line 2" in str(failure.value)
+    with pytest.raises(DriverError) as failure:
+        await driver.prepare(job({"on_finish": "crash"}), {"mission": mission_file(tmp_path, bad)})
+    assert failure.value.code is JobFailure.INVALID_JOB
+    with pytest.raises(DriverError) as failure:
+        await driver.prepare(job(), {})
+    assert failure.value.code is JobFailure.INVALID_JOB
+
+
+def plan_with_fence(fence_radius_m: float, waypoints_east_m: list[float]) -> bytes:
+    """A QGroundControl .plan: takeoff and waypoints east of home, an inclusion circle
+    around home, one rally point."""
+    lat0, lon0, alt0 = SIM_HOME
+    metres_per_deg_lon = 111_320.0 * math.cos(math.radians(lat0))
+
+    def item(seq: int, command: int, east_m: float) -> dict[str, Any]:
+        lon = lon0 + east_m / metres_per_deg_lon
+        return {
+            "type": "SimpleItem",
+            "autoContinue": True,
+            "command": command,
+            "doJumpId": seq + 1,
+            "frame": 3,
+            "params": [0, 0, 0, None, lat0, lon, 15],
+        }
+
+    items = [item(0, 22, 0.0)] + [item(i + 1, 16, e) for i, e in enumerate(waypoints_east_m)]
+    plan = {
+        "fileType": "Plan",
+        "groundStation": "QGroundControl",
+        "version": 1,
+        "mission": {
+            "version": 2,
+            "firmwareType": 12,
+            "vehicleType": 2,
+            "cruiseSpeed": 15,
+            "hoverSpeed": 5,
+            "plannedHomePosition": [lat0, lon0, alt0],
+            "items": items,
+        },
+        "geoFence": {
+            "version": 2,
+            "polygons": [],
+            "circles": [
+                {
+                    "inclusion": True,
+                    "version": 1,
+                    "circle": {"center": [lat0, lon0], "radius": fence_radius_m},
+                }
+            ],
+        },
+        "rallyPoints": {"version": 2, "points": [[lat0 + 0.0002, lon0, 20.0]]},
+    }
+    return json.dumps(plan).encode()
+
+
+async def test_a_geofence_breach_fails_the_job_geofence_after_the_return(
+    tmp_path: Path,
+) -> None:
+    port = free_udp_port()
+    async with SimFleet(1, base_port=port, speedup=SPEEDUP, params={"GF_ACTION": 3}) as fleet:
+        driver = make_driver(fleet)
+        await driver.start()
+        try:
+            await until(_ready(driver), "the vehicle is ready", 10)
+            plan = plan_with_fence(150.0, [100.0, 300.0, 500.0])
+            spec = job()
+            await driver.prepare(spec, {"mission": mission_file(tmp_path, plan, "fenced.plan")})
+            vehicle = fleet.vehicles[0].snapshot()
+            assert (vehicle["fence_items"], vehicle["rally_items"]) == (1, 1)
+            progress = Recorder()
+            with pytest.raises(DriverError) as failure:
+                await driver.run(spec, progress)
+            assert failure.value.code is JobFailure.GEOFENCE
+            assert "geofence" in str(failure.value).lower()
+            assert progress.items == [0, 1]  # the 300 m waypoint is outside the fence
+            assert driver.state.down_and_safe
+            assert metres_from_home(driver) < 3.0
+        finally:
+            await driver.close()
