@@ -157,3 +157,26 @@ def test_blobs_plans_and_jobs_as_the_seed(
     r = demo.delete(f"/api/v2/blobs/{ids['c1']}", headers=bearer)
     assert r.status_code == 200
     assert demo.get(f"/api/v2/blobs/{ids['c1']}", headers=bearer).status_code == 404
+
+
+def test_the_walkthroughs_sample_plan_flies(demo: httpx.Client, bearer: dict[str, str]) -> None:
+    # Node 1 may still be returning from the cancel above: a job waits for it to be down
+    def standby() -> bool:
+        r = demo.get("/api/v2/nodes/1/msg/drone_status", headers=bearer)
+        return r.status_code == 200 and r.json()["data"]["status"] == "standby"
+
+    until_sync(standby, "drone 1 is on the ground", within=60)
+    plan = demo.get("/api/v2/plans/1", headers=bearer).json()
+    assert plan["name"] == "Square" and set(plan["files"]) == {"mission"}
+    r = demo.post("/api/v2/plans/1/jobs/", headers=bearer)
+    assert r.status_code == 201, r.text
+    job_id = r.json()["job_id"]
+
+    def waypoint_reached() -> bool:
+        events = demo.get(f"/api/v2/plans/1/jobs/{job_id}/events", headers=bearer).json()
+        assert events[-1]["state"] not in ("failed", "cancelled"), events[-1]
+        return any((e["progress"] or {}).get("item", -1) >= 1 for e in events)
+
+    until_sync(waypoint_reached, "the sample mission's first waypoint is reached", within=60)
+    position = demo.get("/api/v2/nodes/1/msg/position", headers=bearer).json()["data"]
+    assert position["height"] > 5, position
