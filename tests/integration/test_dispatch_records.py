@@ -4,6 +4,7 @@ agent events stored once, in order, with no gap (DESIGN §4.2)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from control_plane.db.lifecycle import open_database
 from control_plane.db.models import Group, JobEvent
 from control_plane.services import nodes, plans
+from control_plane.services.blob_store import BlobStore
 from control_plane.services.dispatch import DispatchService
 from control_plane.services.jobs import JobService
 from control_plane.services.nodes import NodeWrite
@@ -35,13 +37,15 @@ class World(NamedTuple):
 
 
 @pytest.fixture
-async def world(database_url: str, clock: ManualClock) -> AsyncIterator[World]:
+async def world(database_url: str, clock: ManualClock, tmp_path: Path) -> AsyncIterator[World]:
     async with open_database(database_url):
         group = await Group.get(name="demo")
         people = Principal(kind="user", id=1, group_id=group.id, name="demo", is_admin=True)
         node = await nodes.create_node(people, NodeWrite(name="d1", type_name=NodeType.AIR))
         other = await nodes.create_node(people, NodeWrite(name="d2", type_name=NodeType.AIR))
-        plan = await plans.create_plan(people, PlanWrite(name="p", node_id=node.id))
+        plan = await plans.create_plan(
+            people, PlanWrite(name="p", node_id=node.id), store=BlobStore(tmp_path / "blobs")
+        )
         yield World(DispatchService(clock), JobService(clock), people, node.id, other.id, plan.id)
 
 
