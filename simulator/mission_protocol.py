@@ -16,14 +16,14 @@ from typing import Any
 
 from pymavlink.dialects.v20 import common as mavlink
 
-from simulator.vehicle import (
+from simulator.mission_items import (
     GLOBAL_FRAMES,
     MISSION_FRAME,
     RELATIVE_FRAMES,
     MissionItem,
     MissionType,
-    Vehicle,
 )
+from simulator.vehicle import Vehicle
 
 MAX_ITEMS = {MissionType.MISSION: 5000, MissionType.FENCE: 256, MissionType.RALLY: 64}
 """Beyond these counts an upload is answered MAV_MISSION_NO_SPACE."""
