@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -113,10 +114,14 @@ class SimFleet:
 
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
+        # Resolved once here: a name that does not resolve fails the start (OSError), not
+        # every send of the running loop.
+        infos = await loop.getaddrinfo(
+            self.target_host, None, family=socket.AF_INET, type=socket.SOCK_DGRAM
+        )
+        target_ip = str(infos[0][4][0])
         for i, (vehicle, faults) in enumerate(zip(self.vehicles, self.faults, strict=True)):
-            endpoint = VehicleEndpoint(
-                vehicle, faults, (self.target_host, self.base_port + i), uid=i
-            )
+            endpoint = VehicleEndpoint(vehicle, faults, (target_ip, self.base_port + i), uid=i)
             local_port = self.local_base_port + i if self.local_base_port else 0
             await loop.create_datagram_endpoint(
                 _same(endpoint), local_addr=(self.bind_host, local_port)

@@ -232,3 +232,9 @@ def test_a_port_in_use_is_reported_not_a_traceback() -> None:
                     "--local-base-port", str(port))  # fmt: skip
     assert done.returncode == 1
     assert "in use" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_unresolvable_target_host_is_reported() -> None:
+    done = gosd("sim", "--target-host", "no-such-host.invalid", "--base-port", "30000")
+    assert done.returncode == 1
+    assert "gosd sim:" in done.stderr and "Traceback" not in done.stderr
