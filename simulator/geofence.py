@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simulator import geo
-from simulator.mission_items import MissionItem
+from simulator.mission_items import MissionItem, whole
 
 FENCE_POLYGON_INCLUSION = 5001
 FENCE_POLYGON_EXCLUSION = 5002
@@ -42,7 +42,7 @@ def zones_from_fence(items: list[MissionItem]) -> list[Zone]:
     while i < len(items):
         item = items[i]
         if item.command in (FENCE_POLYGON_INCLUSION, FENCE_POLYGON_EXCLUSION):
-            count = max(int(item.param1), 1)
+            count = max(whole(item.param1, 1), 1)
             vertices = tuple(
                 (v.x * 1e-7, v.y * 1e-7) for v in items[i : i + count] if v.command == item.command
             )

@@ -4,6 +4,7 @@ them, and the mission protocol, which transfers them."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -33,6 +34,16 @@ RELATIVE_FRAMES = frozenset({3, 6, 10, 11})
 """Relative-altitude frames; terrain frames (10, 11) are treated as relative (flat earth)."""
 MISSION_FRAME = 2
 """MAV_FRAME_MISSION: items without a position."""
+
+
+MAX_ALT_M = 50_000.0
+"""Altitudes beyond +-50 km are refused (a MAVLink float can hold far more than a drone)."""
+
+
+def whole(value: float, default: int = 0) -> int:
+    """A float parameter used as an integer (counts, item numbers); NaN and infinities,
+    which a hostile or sloppy GCS can send, become ``default``."""
+    return int(value) if math.isfinite(value) else default
 
 
 @dataclass(frozen=True, slots=True)

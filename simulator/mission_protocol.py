@@ -18,6 +18,7 @@ from pymavlink.dialects.v20 import common as mavlink
 
 from simulator.mission_items import (
     GLOBAL_FRAMES,
+    MAX_ALT_M,
     MISSION_FRAME,
     RELATIVE_FRAMES,
     MissionItem,
@@ -271,6 +272,8 @@ def _item_from(
         return None, mavlink.MAV_MISSION_INVALID_PARAM5_X
     if msg.frame != MISSION_FRAME and not (-1_800_000_000 <= y <= 1_800_000_000):
         return None, mavlink.MAV_MISSION_INVALID_PARAM6_Y
+    if math.isinf(msg.z) or abs(msg.z) > MAX_ALT_M:  # NaN is allowed: "keep the altitude"
+        return None, mavlink.MAV_MISSION_INVALID_PARAM7
     item = MissionItem(
         seq=int(msg.seq),
         frame=int(msg.frame),

@@ -42,6 +42,7 @@ from simulator.mission_items import (
     NAV_WAYPOINT,
     MissionItem,
     MissionType,
+    whole,
 )
 from simulator.params import ParamTable
 
@@ -666,7 +667,7 @@ class Vehicle:
             self._advance()
             return True
         if cmd == DO_JUMP:
-            target_seq, repeat = int(item.param1), int(item.param2)
+            target_seq, repeat = whole(item.param1, -1), whole(item.param2, 0)
             done = self._jump_counts.get(seq, 0)
             if 0 <= target_seq < len(self.mission) and (repeat < 0 or done < repeat):
                 self._jump_counts[seq] = done + 1
