@@ -29,7 +29,8 @@ from pymavlink.dialects.v20 import common as mavlink
 from simulator import geo
 from simulator.fleet import DEFAULT_HOME, SimFleet
 from simulator.mavlink_endpoint import DEFAULT_INTERVALS_S
-from simulator.vehicle import MissionItem, MissionState, MissionType
+from simulator.mission_items import MissionItem, MissionType
+from simulator.vehicle import MissionState
 
 EXPECTED_MSG_S = sum(1 / interval for interval in DEFAULT_INTERVALS_S.values())
 """Messages per second one vehicle streams by default."""

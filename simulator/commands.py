@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from pymavlink.dialects.v20 import common as mavlink
 
 from simulator.faults import Faults
+from simulator.mission_items import MAX_ALT_M
 from simulator.vehicle import Px4Mode, Severity, Vehicle
 
 ACCEPTED: int = mavlink.MAV_RESULT_ACCEPTED
@@ -27,6 +28,11 @@ FORCE_MAGIC = 21196
 """param2 of ARM_DISARM that skips the checks (PX4 and ArduPilot)."""
 
 RELATIVE_ALT_FRAMES = frozenset({3, 6, 10, 11})
+POSITION_COMMANDS = frozenset({
+    mavlink.MAV_CMD_NAV_TAKEOFF, mavlink.MAV_CMD_NAV_LAND, mavlink.MAV_CMD_DO_REPOSITION,
+    mavlink.MAV_CMD_DO_SET_HOME,
+})  # fmt: skip
+"""Commands whose param5..7 (x, y, z) are a latitude, longitude and altitude."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,9 @@ def execute(cmd: Command, vehicle: Vehicle, faults: Faults, service: MessageServ
         force = _whole(p2) == FORCE_MAGIC
         reason = vehicle.arm(force) if _whole(p1) == 1 else vehicle.disarm(force)
         return _refused(vehicle, reason, DENIED)
+    if not _sane(cmd):
+        vehicle.text(f"Command {c} denied: position or altitude out of range", Severity.WARNING)
+        return DENIED
     if c == mavlink.MAV_CMD_NAV_TAKEOFF:
         return _refused(
             vehicle,
@@ -150,6 +159,18 @@ def execute(cmd: Command, vehicle: Vehicle, faults: Faults, service: MessageServ
             else TEMPORARILY_REJECTED
         )
     return UNSUPPORTED
+
+
+def _sane(cmd: Command) -> bool:
+    """Latitude, longitude and altitude are NaN (not given) or within the earth's ranges."""
+    lat, lon, alt = cmd.lat_deg, cmd.lon_deg, cmd.alt_m
+    if cmd.command not in POSITION_COMMANDS:
+        return True
+    return (
+        (math.isnan(lat) or -90 <= lat <= 90)
+        and (math.isnan(lon) or -180 <= lon <= 180)
+        and (math.isnan(alt) or abs(alt) <= MAX_ALT_M)
+    )
 
 
 def _refused(vehicle: Vehicle, reason: str | None, result: int) -> int:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +36,13 @@ TICK_S = 0.01
 """Wall seconds between loop ticks."""
 MAX_CATCH_UP_S = 0.25
 """Most wall time one tick may try to simulate; beyond it the fleet falls behind."""
+MAX_STEPS_PER_TICK = 500
+"""Most physics steps one tick runs per vehicle (so a huge speed-up cannot stall the loop)."""
+LAG_WARNING_S = 1.0
+"""Simulated seconds of lag that earn a warning (at most one per ``LAG_WARNING_EVERY_S``)."""
+LAG_WARNING_EVERY_S = 10.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -105,10 +114,14 @@ class SimFleet:
 
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
+        # Resolved once here: a name that does not resolve fails the start (OSError), not
+        # every send of the running loop.
+        infos = await loop.getaddrinfo(
+            self.target_host, None, family=socket.AF_INET, type=socket.SOCK_DGRAM
+        )
+        target_ip = str(infos[0][4][0])
         for i, (vehicle, faults) in enumerate(zip(self.vehicles, self.faults, strict=True)):
-            endpoint = VehicleEndpoint(
-                vehicle, faults, (self.target_host, self.base_port + i), uid=i
-            )
+            endpoint = VehicleEndpoint(vehicle, faults, (target_ip, self.base_port + i), uid=i)
             local_port = self.local_base_port + i if self.local_base_port else 0
             await loop.create_datagram_endpoint(
                 _same(endpoint), local_addr=(self.bind_host, local_port)
@@ -133,6 +146,7 @@ class SimFleet:
         start = last = time.monotonic()
         carry_s = 0.0
         stats = self.stats
+        warned_lag_s, warned_at = 0.0, -math.inf
         while True:
             await asyncio.sleep(TICK_S)
             now = time.monotonic()
@@ -141,6 +155,8 @@ class SimFleet:
             wanted_s = min(wall_dt, MAX_CATCH_UP_S) * self.speedup + carry_s
             steps = int(wanted_s / self.dt_s)
             carry_s = wanted_s - steps * self.dt_s
+            if steps > MAX_STEPS_PER_TICK:
+                steps, carry_s = MAX_STEPS_PER_TICK, 0.0
             dt = self.dt_s
             for vehicle in self.vehicles:
                 step = vehicle.step
@@ -154,6 +170,12 @@ class SimFleet:
             stats.wall_time_s = now - start
             stats.lag_s = max(0.0, stats.wall_time_s * self.speedup - stats.sim_time_s)
             stats.max_tick_s = max(stats.max_tick_s, time.monotonic() - now)
+            if stats.lag_s - warned_lag_s > LAG_WARNING_S and now - warned_at > LAG_WARNING_EVERY_S:
+                warned_lag_s, warned_at = stats.lag_s, now
+                log.warning(
+                    "simulation %.1f s behind wall x %g: too many vehicles or too high a speed-up",
+                    stats.lag_s, self.speedup,
+                )  # fmt: skip
 
     async def __aenter__(self) -> SimFleet:
         try:

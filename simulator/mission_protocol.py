@@ -16,14 +16,15 @@ from typing import Any
 
 from pymavlink.dialects.v20 import common as mavlink
 
-from simulator.vehicle import (
+from simulator.mission_items import (
     GLOBAL_FRAMES,
+    MAX_ALT_M,
     MISSION_FRAME,
     RELATIVE_FRAMES,
     MissionItem,
     MissionType,
-    Vehicle,
 )
+from simulator.vehicle import Vehicle
 
 MAX_ITEMS = {MissionType.MISSION: 5000, MissionType.FENCE: 256, MissionType.RALLY: 64}
 """Beyond these counts an upload is answered MAV_MISSION_NO_SPACE."""
@@ -271,6 +272,8 @@ def _item_from(
         return None, mavlink.MAV_MISSION_INVALID_PARAM5_X
     if msg.frame != MISSION_FRAME and not (-1_800_000_000 <= y <= 1_800_000_000):
         return None, mavlink.MAV_MISSION_INVALID_PARAM6_Y
+    if math.isinf(msg.z) or abs(msg.z) > MAX_ALT_M:  # NaN is allowed: "keep the altitude"
+        return None, mavlink.MAV_MISSION_INVALID_PARAM7
     item = MissionItem(
         seq=int(msg.seq),
         frame=int(msg.frame),

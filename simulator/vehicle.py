@@ -27,7 +27,23 @@ import math
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 
-from simulator import geo
+from simulator import geo, geofence
+from simulator.mission_items import (
+    DO_CHANGE_SPEED,
+    DO_JUMP,
+    GLOBAL_FRAMES,
+    MISSION_FRAME,
+    NAV_DELAY,
+    NAV_LAND,
+    NAV_LOITER_TIME,
+    NAV_LOITER_UNLIM,
+    NAV_RETURN_TO_LAUNCH,
+    NAV_TAKEOFF,
+    NAV_WAYPOINT,
+    MissionItem,
+    MissionType,
+    whole,
+)
 from simulator.params import ParamTable
 
 
@@ -86,36 +102,6 @@ class Severity(IntEnum):
     INFO = 6
 
 
-class MissionType(IntEnum):
-    """MAV_MISSION_TYPE."""
-
-    MISSION = 0
-    FENCE = 1
-    RALLY = 2
-
-
-# MAV_CMD values the model understands.
-NAV_WAYPOINT = 16
-NAV_LOITER_UNLIM = 17
-NAV_LOITER_TIME = 19
-NAV_RETURN_TO_LAUNCH = 20
-NAV_LAND = 21
-NAV_TAKEOFF = 22
-NAV_DELAY = 93
-DO_JUMP = 177
-DO_CHANGE_SPEED = 178
-FENCE_POLYGON_INCLUSION = 5001
-FENCE_POLYGON_EXCLUSION = 5002
-FENCE_CIRCLE_INCLUSION = 5003
-FENCE_CIRCLE_EXCLUSION = 5004
-
-GLOBAL_FRAMES = frozenset({0, 5})
-"""MAV_FRAME_GLOBAL(_INT): altitude AMSL."""
-RELATIVE_FRAMES = frozenset({3, 6, 10, 11})
-"""Relative-altitude frames; terrain frames (10, 11) are treated as relative (flat earth)."""
-MISSION_FRAME = 2
-"""MAV_FRAME_MISSION: items without a position."""
-
 BATTERY_DRAIN_PCT_S = {"armed_ground": 0.02, "hover": 0.07}
 """Battery drain, percent per simulated second."""
 BATTERY_DRAIN_PER_SPEED_PCT_S = 0.003
@@ -126,28 +112,6 @@ FALL_SPEED_M_S = 8.0
 """Descent rate of a vehicle disarmed in the air."""
 ALT_ACCEPT_M = 1.0
 """Vertical acceptance for waypoints, metres."""
-
-
-@dataclass(frozen=True, slots=True)
-class MissionItem:
-    """A mission, fence or rally item exactly as MISSION_ITEM_INT carries it."""
-
-    seq: int
-    frame: int
-    command: int
-    current: int
-    autocontinue: int
-    param1: float
-    param2: float
-    param3: float
-    param4: float
-    x: int
-    """Latitude, degrees * 1e7."""
-    y: int
-    """Longitude, degrees * 1e7."""
-    z: float
-    """Altitude, metres (its reference depends on ``frame``)."""
-    mission_type: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,48 +130,6 @@ class VehicleEvent:
     seq: int = -1
     text: str = ""
     severity: int = Severity.INFO
-
-
-@dataclass(frozen=True, slots=True)
-class Zone:
-    """One geofence zone."""
-
-    inclusion: bool
-    polygon: tuple[tuple[float, float], ...] = ()
-    """Vertices (lat, lon) in degrees; empty for a circle."""
-    center: tuple[float, float] = (0.0, 0.0)
-    radius_m: float = 0.0
-
-    def contains(self, lat_deg: float, lon_deg: float) -> bool:
-        if self.polygon:
-            return geo.inside_polygon(lat_deg, lon_deg, list(self.polygon))
-        return geo.distance_m(self.center[0], self.center[1], lat_deg, lon_deg) <= self.radius_m
-
-
-def zones_from_fence(items: list[MissionItem]) -> list[Zone]:
-    """Group fence items (polygon vertices carry their vertex count in param1)."""
-    zones: list[Zone] = []
-    i = 0
-    while i < len(items):
-        item = items[i]
-        if item.command in (FENCE_POLYGON_INCLUSION, FENCE_POLYGON_EXCLUSION):
-            count = max(int(item.param1), 1)
-            vertices = tuple(
-                (v.x * 1e-7, v.y * 1e-7) for v in items[i : i + count] if v.command == item.command
-            )
-            zones.append(Zone(inclusion=item.command == FENCE_POLYGON_INCLUSION, polygon=vertices))
-            i += count
-            continue
-        if item.command in (FENCE_CIRCLE_INCLUSION, FENCE_CIRCLE_EXCLUSION):
-            zones.append(
-                Zone(
-                    inclusion=item.command == FENCE_CIRCLE_INCLUSION,
-                    center=(item.x * 1e-7, item.y * 1e-7),
-                    radius_m=item.param1,
-                )
-            )
-        i += 1
-    return zones
 
 
 class Vehicle:
@@ -240,7 +162,7 @@ class Vehicle:
         self.mission: list[MissionItem] = []
         self.fence: list[MissionItem] = []
         self.rally: list[MissionItem] = []
-        self.zones: list[Zone] = []
+        self.zones: list[geofence.Zone] = []
         self.mission_seq = 0
         """The current mission item."""
         self.sim_time_s = 0.0
@@ -448,7 +370,7 @@ class Vehicle:
                 self._set_mode(Px4Mode.AUTO_LOITER)
         elif mission_type is MissionType.FENCE:
             self.fence = items
-            self.zones = zones_from_fence(items)
+            self.zones = geofence.zones_from_fence(items)
             self._fence_breached = False
         else:
             self.rally = items
@@ -745,7 +667,7 @@ class Vehicle:
             self._advance()
             return True
         if cmd == DO_JUMP:
-            target_seq, repeat = int(item.param1), int(item.param2)
+            target_seq, repeat = whole(item.param1, -1), whole(item.param2, 0)
             done = self._jump_counts.get(seq, 0)
             if 0 <= target_seq < len(self.mission) and (repeat < 0 or done < repeat):
                 self._jump_counts[seq] = done + 1
@@ -829,12 +751,7 @@ class Vehicle:
         max_ver = self.params["GF_MAX_VER_DIST"]
         if home and max_ver > 0 and self.rel_alt_m > max_ver:
             return True
-        if not self.zones:
-            return False
-        inclusions = [z for z in self.zones if z.inclusion]
-        if inclusions and not any(z.contains(self.lat_deg, self.lon_deg) for z in inclusions):
-            return True
-        return any(z.contains(self.lat_deg, self.lon_deg) for z in self.zones if not z.inclusion)
+        return geofence.breached(self.zones, self.lat_deg, self.lon_deg)
 
     def _drain(self, dt_s: float) -> None:
         if not self.armed:

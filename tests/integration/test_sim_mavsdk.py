@@ -236,6 +236,12 @@ async def test_params_through_mavsdk_int32_and_float(drone: Drone) -> None:
     assert await drone.action.get_return_to_launch_altitude() == pytest.approx(35.0)
     with pytest.raises(ParamError):
         await p.get_param_int("NO_SUCH_PARAM")
+    everything = await p.get_all_params()
+    ints = {param.name: param.value for param in everything.int_params}
+    floats = {param.name: param.value for param in everything.float_params}
+    assert ints["NAV_DLL_ACT"] == 2 and ints["BAT_N_CELLS"] == 4
+    assert floats["RTL_RETURN_ALT"] == pytest.approx(35.0)
+    assert len(ints) + len(floats) == len(drone.fleet.vehicles[0].params)
 
 
 async def test_geofence_plugin_upload_and_a_breach_returns_home(drone: Drone) -> None:

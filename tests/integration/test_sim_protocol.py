@@ -296,6 +296,24 @@ async def test_bad_uploads_get_the_right_error_and_never_replace_the_mission(
     # an unknown mission type
     gcs.send(gcs.mav.mission_count_encode(1, 1, 3, 7))
     assert (await gcs.expect("MISSION_ACK")).type == mavlink.MAV_MISSION_UNSUPPORTED
+    # a legacy item whose latitude is not a number
+    gcs.clear()
+    gcs.send(gcs.mav.mission_count_encode(1, 1, 1, 0))
+    await gcs.expect("MISSION_REQUEST_INT")
+    nan = float("nan")
+    gcs.send(gcs.mav.mission_item_encode(1, 1, 0, 3, 16, 0, 1, 0, 0, 0, 0, nan, 8.5, 10, 0))
+    assert (await gcs.expect("MISSION_ACK")).type == mavlink.MAV_MISSION_INVALID_PARAM5_X
+    # a second GCS cannot barge into an upload in progress
+    gcs.clear()
+    gcs.send(gcs.mav.mission_count_encode(1, 1, 2, 0))
+    await gcs.expect("MISSION_REQUEST_INT")
+    intruder = mavlink.MAVLink(None, 200, 190)
+    gcs.raw(intruder.mission_count_encode(1, 1, 1, 0).pack(intruder))
+    ack = await gcs.expect("MISSION_ACK")
+    assert (ack.type, ack.target_system) == (mavlink.MAV_MISSION_DENIED, 200)
+    gcs.send(gcs.mav.mission_clear_all_encode(1, 1, 0))  # abandons the upload
+    await gcs.expect("MISSION_ACK")
+    assert await upload(gcs, good) == mavlink.MAV_MISSION_ACCEPTED
     # a half-finished upload: the vehicle asks again, then gives up
     gcs.clear()
     gcs.send(gcs.mav.mission_count_encode(1, 1, 5, 0))
@@ -405,3 +423,47 @@ async def test_link_faults_drop_traffic_both_ways(link: tuple[SimFleet, Gcs]) ->
     before = faults.dropped
     await until(lambda: _true(faults.dropped > before + 5), "half the packets are lost")
     assert not fleet.vehicles[0].armed
+
+
+async def test_absurd_numbers_are_refused_and_the_fleet_keeps_flying(
+    link: tuple[SimFleet, Gcs],
+) -> None:
+    fleet, gcs = link
+    nan, inf = float("nan"), float("inf")
+
+    async def command(cmd: int, *params: float) -> int:
+        full = (list(params) + [nan] * 7)[:7]
+        gcs.send(gcs.mav.command_long_encode(1, 1, cmd, 0, *full))
+        ack = await gcs.expect("COMMAND_ACK", lambda m: m.command == cmd)
+        result: int = ack.result
+        return result
+
+    assert await command(400, 1) == mavlink.MAV_RESULT_ACCEPTED
+    assert await command(22, nan, nan, nan, nan, nan, nan, 1e30) == mavlink.MAV_RESULT_DENIED
+    assert await command(22, nan, nan, nan, nan, nan, nan, inf) == mavlink.MAV_RESULT_DENIED
+    assert await command(22) == mavlink.MAV_RESULT_ACCEPTED
+    await until(lambda: _true(fleet.vehicles[0].rel_alt_m > 1), "the vehicle climbs")
+    assert await command(192, -1, 1, 0, nan, 1e30, 8.5, 500) == mavlink.MAV_RESULT_DENIED
+    assert await command(179, 0, 0, 0, 0, 47.0, -inf, 500) == mavlink.MAV_RESULT_DENIED
+    assert await command(178, 1, inf) == mavlink.MAV_RESULT_DENIED
+    # a mission full of numbers no GCS should send
+    too_high = mission_item(0)
+    too_high.z = 1e30
+    assert await upload(gcs, [too_high]) == mavlink.MAV_MISSION_INVALID_PARAM7
+    weird = [
+        mission_item(0, 1e-4),
+        mavlink.MAVLink_mission_item_int_message(1, 1, 1, 2, 177, 0, 1, nan, inf, 0, 0, 0, 0, 0, 0),
+        mavlink.MAVLink_mission_item_int_message(
+            1, 1, 2, 2, 19, 0, 1, inf, nan, 0, 0, 0, 0, nan, 0
+        ),
+    ]
+    assert await upload(gcs, weird) == mavlink.MAV_MISSION_ACCEPTED
+    fence = [mavlink.MAVLink_mission_item_int_message(1, 1, 0, 5, 5001, 0, 1, nan, 0, 0, 0,
+                                                      470000000, 85000000, 0, 1)]  # fmt: skip
+    assert await upload(gcs, fence, kind=1) == mavlink.MAV_MISSION_ACCEPTED
+    assert await command(300) == mavlink.MAV_RESULT_ACCEPTED
+    steps = fleet.stats.steps
+    await until(lambda: _true(fleet.stats.steps > steps + 100), "the simulation keeps stepping")
+    gcs.clear()
+    await gcs.expect("GLOBAL_POSITION_INT")
+    assert fleet.endpoints[0].stats.failed == 0

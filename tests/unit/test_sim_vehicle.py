@@ -8,15 +8,9 @@ from collections.abc import Callable
 import pytest
 
 from simulator import geo
+from simulator.mission_items import MissionItem, MissionType
 from simulator.params import ParamTable, float_bits_of_int32, int32_of_float_bits
-from simulator.vehicle import (
-    LandedState,
-    MissionItem,
-    MissionState,
-    MissionType,
-    Px4Mode,
-    Vehicle,
-)
+from simulator.vehicle import LandedState, MissionState, Px4Mode, Vehicle
 
 HOME = (47.0, 8.0, 400.0)
 DT = 0.02
