@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bench import api_load, blob_transfer, dispatch_latency, fleet_load, flight
+from bench import api_load, blob_transfer, dispatch_latency, fleet_load, flight, sim_speed
 from bench.server import gosd_server
 
-BENCHES = ("api", "blob", "fleet", "dispatch", "flight")
+BENCHES = ("api", "blob", "fleet", "dispatch", "sim", "flight")
 
 
 def main() -> None:
@@ -33,6 +33,8 @@ def main() -> None:
         asyncio.run(fleet_load.run(fleet_load.QUICK if args.quick else fleet_load.FULL))
     if "dispatch" in chosen:
         asyncio.run(dispatch_latency.run(jobs=30 if args.quick else 200))
+    if "sim" in chosen:
+        asyncio.run(sim_speed.run(args.quick))
     if "flight" in chosen:
         asyncio.run(flight.run(quick=args.quick))
 
