@@ -2,7 +2,10 @@
 
 The database is SQLite, or PostgreSQL when ``GOSD_TEST_DATABASE=postgres`` (``just test``
 runs the suite once with each; Tortoise binds its models to one kind of database per
-process). PostgreSQL is found at ``GOSD_TEST_POSTGRES_URL`` (default: the local server,
+process). The PostgreSQL run keeps only the tests that use the database (the
+``database_url`` fixture, directly or through another): the others (the wire protocol,
+the simulator, the agent, the CLI on its own data dir) would run the same code twice.
+PostgreSQL is found at ``GOSD_TEST_POSTGRES_URL`` (default: the local server,
 user postgres); each test gets a database of its own, dropped afterwards. Where no server
 answers, the PostgreSQL run is skipped, except under CI (``CI=true``): there it fails.
 """
@@ -34,6 +37,16 @@ TEST_DATABASE = os.environ.get("GOSD_TEST_DATABASE", "sqlite")
 
 DEMO_USER, DEMO_PASSWORD = "demo", "demodemo"
 CLIENT_ID, CLIENT_SECRET = "000000", "999999"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, deselect the tests that never touch the control plane's database."""
+    if TEST_DATABASE != "postgres":
+        return
+    kept = [item for item in items if "database_url" in getattr(item, "fixturenames", ())]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
 
 
 class ManualClock:
