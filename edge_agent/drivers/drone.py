@@ -19,8 +19,11 @@ Decisions, and why:
   battery, geofence, lost data link) fails the job with a reason saying which
   (``low_battery``, ``geofence``, ``vehicle_failsafe``), once the vehicle is down when
   it is returning or landing; never ``succeeded``.
+  The vehicle must stay off its mission for ``FAILSAFE_GRACE_S`` first: modes and
+  mission progress arrive in separate messages, and an RTL or land *item* switches the
+  autopilot's mode as well. A manual ``action`` during a job ends it ``operator_action``.
 - **Cancel** (``stop``): RTL unless the operator asked ``hold`` or ``land``; the job ends
-  ``cancelled`` once the vehicle acknowledged the command, not after the landing (the
+  ``cancelled`` once the vehicle shows the new mode, not after the landing (the
   operator wants control back at once; telemetry shows the way home).
 - **Emergency stop**: ``emergency_stop_action`` at once, no preflight, no waiting.
   ``hold`` is the default: brake and hover where it is, which is safe wherever the
@@ -63,10 +66,7 @@ from edge_agent.drivers.vehicle import (
 )
 from edge_agent.job_options import JobOptions
 from shared.errors import JobFailure, RpcErrorCode
-from shared.messages import (
-    JobSpec,
-    Progress,
-)
+from shared.messages import JobSpec, Progress
 
 log = logging.getLogger(__name__)
 
@@ -278,12 +278,20 @@ class DroneDriver:
         await self.vehicle.arm()
         await self.vehicle.takeoff()
         target_m = 0.9 * flight.takeoff_alt_m
+        seen_armed = False
+
+        def disarmed(s: VehicleState) -> None:
+            nonlocal seen_armed  # the armed state may arrive after the arm's answer
+            seen_armed = seen_armed or s.armed
+            if seen_armed and s.on_ground and not s.armed:
+                raise DriverError(JobFailure.COMMAND_DENIED, "takeoff: the vehicle disarmed")
+
         await self._until(
             f"takeoff to {flight.takeoff_alt_m:g} m",
             lambda s: s.height_m >= target_m and s.armed,
             self.settings.takeoff_timeout_s,
             reason=JobFailure.COMMAND_DENIED,
-            watch=self._takeoff_watch,
+            watch=disarmed,
         )
         await self.vehicle.start_mission()
         speed = flight.options.speed_m_s or self.settings.mission_speed_m_s
@@ -293,10 +301,6 @@ class DroneDriver:
             except VehicleCommandError as exc:
                 log.warning("the vehicle did not take speed %g m/s: %s", speed, exc)
         await report(Progress(total=flight.total, stage="mission"))
-
-    def _takeoff_watch(self, s: VehicleState) -> None:
-        if s.on_ground and not s.armed:
-            raise DriverError(JobFailure.COMMAND_DENIED, "takeoff: the vehicle disarmed")
 
     def _finished(self, flight: Flight, s: VehicleState) -> bool:
         if s.mission_current >= flight.total and s.mission_total in (0, flight.total):
@@ -317,7 +321,11 @@ class DroneDriver:
             self._check_link()
             s = self.state
             finished = self._finished(flight, s)
-            reached_now = flight.total if finished else min(s.mission_current, flight.total)
+            reached_now = min(s.mission_current, flight.total)
+            if s.mission_total not in (0, flight.total):
+                reached_now = 0  # still the previous mission's progress: not ours
+            if finished:
+                reached_now = flight.total
             while flight.reached < reached_now:
                 item = flight.reached
                 flight.reached += 1
