@@ -276,3 +276,27 @@ async def test_a_refused_manual_command_answers_its_error(
     assert "arm: denied" in response["error"]["data"]["detail"]
     response = await cp.call("action", {"name": "goto", "params": {"lat": "north"}})
     assert response["error"]["code"] == -32602  # INVALID_PARAMS
+
+
+async def test_an_agent_back_after_the_vehicle_landed_closes_the_job_succeeded(
+    cp: ControlPlane, agent: AgentProcess, blobs: BlobServer, fleet: SimFleet
+) -> None:
+    """Killed mid-mission, back only once the mission (ending with RTL) flew to its end and
+    the vehicle landed: the job's true state is succeeded."""
+    ref = blobs.add("57", wpl_mission(3, spacing_m=60, rtl=True))
+    await cp.call("job_start", start_params(ref))
+    await cp.wait(EVENTS, lambda e: e.get("progress", {}).get("item") == 1, timeout_s=60)
+    agent.stop(signal.SIGKILL)
+
+    async def landed() -> bool:
+        snapshot = fleet.vehicles[0].snapshot()
+        return snapshot["landed_state"] == "ON_GROUND" and not snapshot["armed"]
+
+    await until(landed, "the vehicle flew its mission to the end and landed", 60)
+    since = len(cp.seen)
+    agent.start()
+    await cp.wait(topics.status(7), lambda s: s["code"] == 0, since=since, timeout_s=20)
+    events = await history(cp)
+    assert events[-1]["state"] == "succeeded", events[-1]
+    assert [e["state"] for e in events].count("accepted") == 1
+    assert stages(events)[-1] == "landed"
