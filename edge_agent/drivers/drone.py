@@ -313,7 +313,7 @@ class DroneDriver:
         )
 
     async def _fly_mission(self, flight: Flight, report: ProgressReporter) -> None:
-        seen_mission_mode = self.state.mode is Mode.MISSION
+        seen_mission_mode = flight.mission_started or self.state.mode is Mode.MISSION
         started = self._clock()
         off_mission_since: float | None = None
         flight.warnings_at = self.state.warnings
@@ -459,8 +459,15 @@ class DroneDriver:
         elif s.down_and_safe:
             log.warning("job %s: the vehicle is down before the mission finished", job.key)
             return False
+        elif s.mission_current <= 0 and s.mode is not Mode.MISSION:
+            # Killed between takeoff and mission start: nothing to follow.
+            log.warning("job %s: the mission had not started (mode %s)", job.key, s.mode_name)
+            return False
         else:
+            # Flying the mission, or off it since (a failsafe while the agent was away:
+            # followed like one, to the landing).
             flight.reached, flight.phase = max(0, s.mission_current), "mission"
+            flight.mission_started = True
         self._flight, self._taken_over = flight, None
         log.info(
             "job %s resumed: item %d of %d, mode %s",

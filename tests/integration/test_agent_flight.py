@@ -300,3 +300,26 @@ async def test_an_agent_back_after_the_vehicle_landed_closes_the_job_succeeded(
     assert events[-1]["state"] == "succeeded", events[-1]
     assert [e["state"] for e in events].count("accepted") == 1
     assert stages(events)[-1] == "landed"
+
+
+async def test_a_failsafe_while_the_agent_was_away_fails_the_job_after_landing(
+    cp: ControlPlane, agent: AgentProcess, blobs: BlobServer, fleet: SimFleet
+) -> None:
+    ref = blobs.add("58", wpl_mission(8, spacing_m=100))
+    await cp.call("job_start", start_params(ref))
+    await cp.wait(EVENTS, lambda e: e.get("progress", {}).get("item") == 1, timeout_s=60)
+    agent.stop(signal.SIGKILL)
+    fleet.faults[0].set_battery(12.0)  # below BAT_LOW_THR: the vehicle returns home
+
+    async def returning() -> bool:
+        return fleet.vehicles[0].snapshot()["mode"] == "AUTO_RTL"
+
+    await until(returning, "the vehicle's low-battery failsafe", 10)
+    since = len(cp.seen)
+    agent.start()
+    await cp.wait(topics.status(7), lambda s: s["code"] == 0, since=since, timeout_s=20)
+    events = await history(cp)
+    assert (events[-1]["state"], events[-1]["reason"]) == ("failed", "low_battery")
+    assert "the vehicle landed" in events[-1]["detail"]
+    vehicle = fleet.vehicles[0].snapshot()
+    assert (vehicle["armed"], vehicle["landed_state"]) == (False, "ON_GROUND")
