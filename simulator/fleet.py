@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -34,6 +35,13 @@ TICK_S = 0.01
 """Wall seconds between loop ticks."""
 MAX_CATCH_UP_S = 0.25
 """Most wall time one tick may try to simulate; beyond it the fleet falls behind."""
+MAX_STEPS_PER_TICK = 500
+"""Most physics steps one tick runs per vehicle (so a huge speed-up cannot stall the loop)."""
+LAG_WARNING_S = 1.0
+"""Simulated seconds of lag that earn a warning (at most one per ``LAG_WARNING_EVERY_S``)."""
+LAG_WARNING_EVERY_S = 10.0
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -133,6 +141,7 @@ class SimFleet:
         start = last = time.monotonic()
         carry_s = 0.0
         stats = self.stats
+        warned_lag_s, warned_at = 0.0, -math.inf
         while True:
             await asyncio.sleep(TICK_S)
             now = time.monotonic()
@@ -141,6 +150,8 @@ class SimFleet:
             wanted_s = min(wall_dt, MAX_CATCH_UP_S) * self.speedup + carry_s
             steps = int(wanted_s / self.dt_s)
             carry_s = wanted_s - steps * self.dt_s
+            if steps > MAX_STEPS_PER_TICK:
+                steps, carry_s = MAX_STEPS_PER_TICK, 0.0
             dt = self.dt_s
             for vehicle in self.vehicles:
                 step = vehicle.step
@@ -154,12 +165,22 @@ class SimFleet:
             stats.wall_time_s = now - start
             stats.lag_s = max(0.0, stats.wall_time_s * self.speedup - stats.sim_time_s)
             stats.max_tick_s = max(stats.max_tick_s, time.monotonic() - now)
+            if stats.lag_s - warned_lag_s > LAG_WARNING_S and now - warned_at > LAG_WARNING_EVERY_S:
+                warned_lag_s, warned_at = stats.lag_s, now
+                log.warning(
+                    "simulation %.1f s behind wall x %g: too many vehicles or too high a speed-up",
+                    stats.lag_s, self.speedup,
+                )  # fmt: skip
 
     async def __aenter__(self) -> SimFleet:
+        try:
+            await self._open()  # a port in use raises OSError here
+        except BaseException:
+            self._close()
+            raise
         stack = contextlib.AsyncExitStack()
-        group = await stack.enter_async_context(asyncio.TaskGroup())
-        await self._open()
         stack.callback(self._close)
+        group = await stack.enter_async_context(asyncio.TaskGroup())
         self._runner = group.create_task(self._loop(), name="sim-fleet")
         self._stack = stack
         return self

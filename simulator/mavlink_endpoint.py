@@ -20,6 +20,7 @@ from typing import Any
 
 from pymavlink.dialects.v20 import common as mavlink
 
+from simulator import geo
 from simulator.commands import Command, execute
 from simulator.faults import Faults
 from simulator.mission_protocol import MissionProtocol
@@ -44,6 +45,7 @@ DEFAULT_INTERVALS_S: dict[int, float] = {
     M.MAVLINK_MSG_ID_HOME_POSITION: 2.0,
     M.MAVLINK_MSG_ID_VFR_HUD: 0.25,
     M.MAVLINK_MSG_ID_MISSION_CURRENT: 0.5,
+    M.MAVLINK_MSG_ID_LOCAL_POSITION_NED: 0.25,
 }
 """Wall-clock stream intervals, seconds (SET_MESSAGE_INTERVAL changes them)."""
 ON_REQUEST_ONLY = frozenset({M.MAVLINK_MSG_ID_AUTOPILOT_VERSION})
@@ -145,6 +147,9 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
             M.MAVLINK_MSG_ID_VFR_HUD: self._vfr_hud,
             M.MAVLINK_MSG_ID_MISSION_CURRENT: self._mission_current,
             M.MAVLINK_MSG_ID_AUTOPILOT_VERSION: self._autopilot_version,
+            M.MAVLINK_MSG_ID_LOCAL_POSITION_NED: self._local_position,
+            M.MAVLINK_MSG_ID_ALTITUDE: self._altitude,
+            M.MAVLINK_MSG_ID_ATTITUDE_QUATERNION: self._attitude_quaternion,
         }
 
     # ------------------------------------------------------------ asyncio protocol
@@ -398,6 +403,38 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
             yaw -= 2 * math.pi
         pitch = -math.atan(v.groundspeed_m_s / 40.0)  # nose down to fly forward
         return self.mav.attitude_encode(self._boot_ms(), 0.0, pitch, yaw, 0.0, 0.0, 0.0)
+
+    def _local_position(self) -> Any:
+        """Position relative to home (north, east, down), as PX4's local frame."""
+        v = self.vehicle
+        home = v.home
+        north_m, east_m = (
+            geo.offset_m(home.lat_deg, home.lon_deg, v.lat_deg, v.lon_deg) if home else (0.0, 0.0)
+        )
+        return self.mav.local_position_ned_encode(
+            self._boot_ms(), north_m, east_m, -v.rel_alt_m, v.vn_m_s, v.ve_m_s, v.vd_m_s
+        )
+
+    def _altitude(self) -> Any:
+        v = self.vehicle
+        return self.mav.altitude_encode(
+            int(self._boot_ms()) * 1000, v.alt_amsl_m, v.alt_amsl_m, v.rel_alt_m, v.rel_alt_m,
+            v.height_m, v.height_m,
+        )  # fmt: skip
+
+    def _attitude_quaternion(self) -> Any:
+        v = self.vehicle
+        yaw = math.radians(v.heading_deg)
+        pitch = -math.atan(v.groundspeed_m_s / 40.0)
+        cy, sy, cp, sp = (
+            math.cos(yaw / 2),
+            math.sin(yaw / 2),
+            math.cos(pitch / 2),
+            math.sin(pitch / 2),
+        )
+        return self.mav.attitude_quaternion_encode(
+            self._boot_ms(), cy * cp, -sy * sp, cy * sp, sy * cp, 0.0, 0.0, 0.0
+        )
 
     def _gps_raw(self) -> Any:
         v = self.vehicle

@@ -108,7 +108,7 @@ def test_fault_client_changes_and_reports_vehicle_state(
 ) -> None:
     _, _, control, _ = sim
     code, answer = fault(control, "--vehicle", "1", "packet-loss", "0.3")
-    assert code == 0 and answer["faults"] == {  # type: ignore[comparison-overlap]
+    assert code == 0 and answer["faults"] == {
         "packet_loss": 0.3,
         "link_cut": False,
         "gps_loss": False,
@@ -148,7 +148,7 @@ def test_bad_fault_requests_are_refused_and_change_nothing(
     if answer:
         assert answer["ok"] is False and answer["error"]
     _, status = fault(control, "status")
-    assert status["faults"] == {  # type: ignore[comparison-overlap]
+    assert status["faults"] == {
         "packet_loss": 0.0,
         "link_cut": False,
         "gps_loss": False,
@@ -222,3 +222,13 @@ def test_sigterm_stops_cleanly() -> None:
             code = stop_process(process, signal.SIGTERM)
         assert code == 0
         assert process.stderr is not None and "Traceback" not in process.stderr.read()
+
+
+def test_a_port_in_use_is_reported_not_a_traceback() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        done = gosd("sim", "--base-port", str(free_port(socket.SOCK_DGRAM)),
+                    "--local-base-port", str(port))  # fmt: skip
+    assert done.returncode == 1
+    assert "in use" in done.stderr and "Traceback" not in done.stderr

@@ -296,6 +296,24 @@ async def test_bad_uploads_get_the_right_error_and_never_replace_the_mission(
     # an unknown mission type
     gcs.send(gcs.mav.mission_count_encode(1, 1, 3, 7))
     assert (await gcs.expect("MISSION_ACK")).type == mavlink.MAV_MISSION_UNSUPPORTED
+    # a legacy item whose latitude is not a number
+    gcs.clear()
+    gcs.send(gcs.mav.mission_count_encode(1, 1, 1, 0))
+    await gcs.expect("MISSION_REQUEST_INT")
+    nan = float("nan")
+    gcs.send(gcs.mav.mission_item_encode(1, 1, 0, 3, 16, 0, 1, 0, 0, 0, 0, nan, 8.5, 10, 0))
+    assert (await gcs.expect("MISSION_ACK")).type == mavlink.MAV_MISSION_INVALID_PARAM5_X
+    # a second GCS cannot barge into an upload in progress
+    gcs.clear()
+    gcs.send(gcs.mav.mission_count_encode(1, 1, 2, 0))
+    await gcs.expect("MISSION_REQUEST_INT")
+    intruder = mavlink.MAVLink(None, 200, 190)
+    gcs.raw(intruder.mission_count_encode(1, 1, 1, 0).pack(intruder))
+    ack = await gcs.expect("MISSION_ACK")
+    assert (ack.type, ack.target_system) == (mavlink.MAV_MISSION_DENIED, 200)
+    gcs.send(gcs.mav.mission_clear_all_encode(1, 1, 0))  # abandons the upload
+    await gcs.expect("MISSION_ACK")
+    assert await upload(gcs, good) == mavlink.MAV_MISSION_ACCEPTED
     # a half-finished upload: the vehicle asks again, then gives up
     gcs.clear()
     gcs.send(gcs.mav.mission_count_encode(1, 1, 5, 0))
