@@ -11,7 +11,9 @@ from tortoise.transactions import in_transaction
 
 from control_plane.db.models import Blob, Job, Node, Plan, PlanFile
 from control_plane.errors import Conflict, InvalidInput, NotFound
+from control_plane.services.blob_store import BlobStore
 from control_plane.services.ids import MAX_ID, Id
+from control_plane.services.mission_files import check_mission_files
 from control_plane.services.principal import Principal
 from shared.enums import ACTIVE_JOB_STATUSES
 
@@ -167,16 +169,28 @@ async def get_plan(principal: Principal, plan_id: int) -> PlanOut:
     return _out(plan, (await _files_of([plan.id]))[plan.id])
 
 
-async def check_plan(principal: Principal, data: PlanWrite) -> dict[str, int]:
-    """Validate a plan body against the caller's group; answers the parsed blob ids."""
+async def check_plan(
+    principal: Principal, data: PlanWrite, *, store: BlobStore | None = None
+) -> dict[str, int]:
+    """Validate a plan body against the caller's group; answers the parsed blob ids.
+
+    With the blob ``store``, the ``mission``/``waypoint`` file is parsed too and a file that
+    cannot be flown is refused with its location (``files.mission: mission.items[3]...``).
+    """
     validate_extra(data.extra)
     await _check_node(principal, data.node_id)
-    return await parse_file_ids(principal, data.files, "files")
+    file_ids = await parse_file_ids(principal, data.files, "files")
+    if store is not None:
+        await check_mission_files(store, file_ids)
+    return file_ids
 
 
-async def create_plan(principal: Principal, data: PlanWrite) -> PlanOut:
+async def create_plan(
+    principal: Principal, data: PlanWrite, *, store: BlobStore | None = None
+) -> PlanOut:
+    """Create a plan; with ``store`` its mission file is checked first (see ``check_plan``)."""
     async with in_transaction():
-        file_ids = await check_plan(principal, data)
+        file_ids = await check_plan(principal, data, store=store)
         plan = await Plan.create(
             group_id=principal.group_id,
             node_id=data.node_id,
@@ -188,10 +202,13 @@ async def create_plan(principal: Principal, data: PlanWrite) -> PlanOut:
     return _out(plan, {k: str(v) for k, v in file_ids.items()})
 
 
-async def replace_plan(principal: Principal, plan_id: int, data: PlanWrite) -> PlanOut:
+async def replace_plan(
+    principal: Principal, plan_id: int, data: PlanWrite, *, store: BlobStore | None = None
+) -> PlanOut:
+    """Replace a whole plan; with ``store`` its mission file is checked first."""
     async with in_transaction():
         plan = await own_plan(principal, plan_id)
-        file_ids = await check_plan(principal, data)
+        file_ids = await check_plan(principal, data, store=store)
         plan.name, plan.description = data.name, data.description
         plan.node_id, plan.extra = data.node_id, data.extra
         await plan.save()

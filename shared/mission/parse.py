@@ -31,7 +31,7 @@ def parse_mission_file(data: bytes, *, filename: str = "") -> MissionFile:
     start = text.lstrip()
     try:
         if start.startswith("QGC WPL"):
-            return parse_wpl(start)
+            return parse_wpl(text)
         if start.startswith("{"):
             return parse_qgc_plan(text.encode())
     except MissionFileError:

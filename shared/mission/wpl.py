@@ -102,18 +102,19 @@ def _parse_row(text: str, line: int) -> tuple[list[int], list[float]]:
 
 def parse_wpl(text: str) -> MissionFile:
     """Parse a ``QGC WPL 110`` file; raises ``MissionFileError`` naming line and column."""
-    lines = text.splitlines()
-    header = lines[0].strip() if lines else ""
+    lines = text.split("\n")  # line numbers as an editor counts them
+    first = next((n for n, line in enumerate(lines) if line.strip()), 0)
+    header = lines[first].strip() if lines else ""
     if header != HEADER:
-        found = header[:40]
         raise MissionFileError(
-            "line 1", f"header {found!r} is not supported (supported: {HEADER!r})"
+            f"line {first + 1}", f"header {header[:40]!r} is not supported (supported: {HEADER!r})"
         )
     rows: list[tuple[int, list[int], list[float]]] = []
-    for number, raw in enumerate(lines[1:], 2):
+    for number, raw in enumerate(lines[first + 1 :], first + 2):
         if not raw.strip():
             continue
-        check_count(len(rows) + 1, "rows", f"line {number}", MAX_ITEMS + 1)
+        if len(rows) > MAX_ITEMS:  # one more row than items: a home row
+            raise MissionFileError(f"line {number}", f"more than the {MAX_ITEMS} items allowed")
         ints, floats = _parse_row(raw, number)
         if ints[0] != len(rows):
             raise MissionFileError(
@@ -138,6 +139,7 @@ def parse_wpl(text: str) -> MissionFile:
         rows = rows[1:]
     if not rows:
         raise MissionFileError("file", "no mission items")
+    check_count(len(rows), "items", "file", MAX_ITEMS)
     shift = 1 if home is not None else 0
     items: list[MissionItem] = []
     for seq, (number, ints, floats) in enumerate(rows):
