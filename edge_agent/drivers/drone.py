@@ -194,7 +194,10 @@ class DroneDriver:
     # Jobs ---------------------------------------------------------------------------
 
     async def prepare(self, job: JobSpec, files: Mapping[str, Path]) -> None:
-        flight, parsed = plan_flight(job, files, self.settings.default_takeoff_alt_m)
+        # Parsing a 10,000-item file takes a while: off the event loop.
+        flight, parsed = await asyncio.to_thread(
+            plan_flight, job, files, self.settings.default_takeoff_alt_m
+        )
         self._flight, self._taken_over = None, None
         self._check_link()
         try:
@@ -432,7 +435,9 @@ class DroneDriver:
     async def resume(self, job: JobSpec, files: Mapping[str, Path]) -> bool:
         """Re-attach to ``job``'s flight; False when the vehicle is not flying it."""
         try:
-            flight, _ = plan_flight(job, files, self.settings.default_takeoff_alt_m)
+            flight, _ = await asyncio.to_thread(
+                plan_flight, job, files, self.settings.default_takeoff_alt_m
+            )
         except DriverError as exc:
             log.warning("job %s cannot be resumed: %s", job.key, exc)
             return False
