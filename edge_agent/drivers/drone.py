@@ -306,7 +306,7 @@ class DroneDriver:
         await report(Progress(total=flight.total, stage="mission"))
 
     def _finished(self, flight: Flight, s: VehicleState) -> bool:
-        if s.mission_current >= flight.total and s.mission_total in (0, flight.total):
+        if s.mission_current >= flight.total:
             return True
         # A mission ending with a landing may stop at its last item on the ground.
         return (
@@ -323,10 +323,13 @@ class DroneDriver:
         while True:
             self._check_link()
             s = self.state
-            finished = self._finished(flight, s)
-            reached_now = min(s.mission_current, flight.total)
-            if s.mission_total not in (0, flight.total):
-                reached_now = 0  # still the previous mission's progress: not ours
+            if s.mode is Mode.MISSION:
+                seen_mission_mode = True
+            # Progress counts once the vehicle flies this mission (before, it may still
+            # be the previous mission's). MAVSDK's ``total`` is not used: after a rally
+            # or fence upload it is that upload's item count, not the mission's.
+            finished = seen_mission_mode and self._finished(flight, s)
+            reached_now = min(s.mission_current, flight.total) if seen_mission_mode else 0
             if finished:
                 reached_now = flight.total
             while flight.reached < reached_now:

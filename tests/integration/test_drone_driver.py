@@ -463,3 +463,17 @@ async def test_jobs_in_a_row_each_report_every_item(driver: DroneDriver, tmp_pat
         await driver.run(spec, progress)
         assert progress.items == list(range(waypoints + 1)), job_id
         assert progress.stages == ["takeoff", "mission", "returning", "landed"]
+
+
+async def test_a_plan_with_a_fence_and_rally_points_flies_to_its_end(
+    driver: DroneDriver, tmp_path: Path
+) -> None:
+    """MAVSDK's mission progress ``total`` turns into the rally upload's count: the flight
+    follows its own item count."""
+    plan = plan_with_fence(2000.0, [60.0, 120.0])
+    spec = job()
+    await driver.prepare(spec, {"mission": mission_file(tmp_path, plan, "fenced.plan")})
+    progress = Recorder()
+    await driver.run(spec, progress)
+    assert progress.items == [0, 1, 2]
+    assert driver.state.down_and_safe
