@@ -125,6 +125,10 @@ def main(argv: Sequence[str]) -> int:
         if refused is not None:
             print(f"gosd agent: {refused}", file=sys.stderr)
             return 3
+        unusable = _find(exc, DriverConfigError)
+        if unusable is not None:  # found on start: a connection URL the driver cannot open
+            print(f"gosd agent: {unusable}", file=sys.stderr)
+            return 2
         log.exception("the agent failed")
         return 1
     finally:

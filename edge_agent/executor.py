@@ -107,6 +107,9 @@ class Executor:
             except (FetchError, DriverError) as exc:
                 log.warning("job %s cannot be resumed: %s", record.key, exc)
                 resumed = False
+            except Exception:  # a driver bug must not stop the agent from starting
+                log.exception("job %s: the driver failed to re-attach", record.key)
+                resumed = False
             if resumed:
                 self._start(job, resumed=True)
                 return

@@ -146,8 +146,8 @@ class Progress(msgspec.Struct, frozen=True, omit_defaults=True):
     item: int | None = None
     """The mission item (``seq``, 0-based) this event reports reached."""
     stage: str | None = None
-    """Phase of a flight: ``preflight``, ``takeoff``, ``mission``, ``holding``,
-    ``returning``, ``landing``, ``landed``; with ``JobEvent.detail`` it tells the story."""
+    """Phase of a flight: ``takeoff``, ``mission``, ``holding``, ``returning``,
+    ``landing``, ``landed``; with ``JobEvent.detail`` it tells the story."""
 
 
 class JobEvent(msgspec.Struct, frozen=True, omit_defaults=True):

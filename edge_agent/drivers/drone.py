@@ -19,8 +19,11 @@ Decisions, and why:
   battery, geofence, lost data link) fails the job with a reason saying which
   (``low_battery``, ``geofence``, ``vehicle_failsafe``), once the vehicle is down when
   it is returning or landing; never ``succeeded``.
+  The vehicle must stay off its mission for ``FAILSAFE_GRACE_S`` first: modes and
+  mission progress arrive in separate messages, and an RTL or land *item* switches the
+  autopilot's mode as well. A manual ``action`` during a job ends it ``operator_action``.
 - **Cancel** (``stop``): RTL unless the operator asked ``hold`` or ``land``; the job ends
-  ``cancelled`` once the vehicle acknowledged the command, not after the landing (the
+  ``cancelled`` once the vehicle shows the new mode, not after the landing (the
   operator wants control back at once; telemetry shows the way home).
 - **Emergency stop**: ``emergency_stop_action`` at once, no preflight, no waiting.
   ``hold`` is the default: brake and hover where it is, which is safe wherever the
@@ -63,10 +66,7 @@ from edge_agent.drivers.vehicle import (
 )
 from edge_agent.job_options import JobOptions
 from shared.errors import JobFailure, RpcErrorCode
-from shared.messages import (
-    JobSpec,
-    Progress,
-)
+from shared.messages import JobSpec, Progress
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,10 @@ class DroneDriver:
     # Jobs ---------------------------------------------------------------------------
 
     async def prepare(self, job: JobSpec, files: Mapping[str, Path]) -> None:
-        flight, parsed = plan_flight(job, files, self.settings.default_takeoff_alt_m)
+        # Parsing a 10,000-item file takes a while: off the event loop.
+        flight, parsed = await asyncio.to_thread(
+            plan_flight, job, files, self.settings.default_takeoff_alt_m
+        )
         self._flight, self._taken_over = None, None
         self._check_link()
         try:
@@ -278,12 +281,20 @@ class DroneDriver:
         await self.vehicle.arm()
         await self.vehicle.takeoff()
         target_m = 0.9 * flight.takeoff_alt_m
+        seen_armed = False
+
+        def disarmed(s: VehicleState) -> None:
+            nonlocal seen_armed  # the armed state may arrive after the arm's answer
+            seen_armed = seen_armed or s.armed
+            if seen_armed and s.on_ground and not s.armed:
+                raise DriverError(JobFailure.COMMAND_DENIED, "takeoff: the vehicle disarmed")
+
         await self._until(
             f"takeoff to {flight.takeoff_alt_m:g} m",
             lambda s: s.height_m >= target_m and s.armed,
             self.settings.takeoff_timeout_s,
             reason=JobFailure.COMMAND_DENIED,
-            watch=self._takeoff_watch,
+            watch=disarmed,
         )
         await self.vehicle.start_mission()
         speed = flight.options.speed_m_s or self.settings.mission_speed_m_s
@@ -294,12 +305,8 @@ class DroneDriver:
                 log.warning("the vehicle did not take speed %g m/s: %s", speed, exc)
         await report(Progress(total=flight.total, stage="mission"))
 
-    def _takeoff_watch(self, s: VehicleState) -> None:
-        if s.on_ground and not s.armed:
-            raise DriverError(JobFailure.COMMAND_DENIED, "takeoff: the vehicle disarmed")
-
     def _finished(self, flight: Flight, s: VehicleState) -> bool:
-        if s.mission_current >= flight.total and s.mission_total in (0, flight.total):
+        if s.mission_current >= flight.total:
             return True
         # A mission ending with a landing may stop at its last item on the ground.
         return (
@@ -309,15 +316,22 @@ class DroneDriver:
         )
 
     async def _fly_mission(self, flight: Flight, report: ProgressReporter) -> None:
-        seen_mission_mode = self.state.mode is Mode.MISSION
+        seen_mission_mode = flight.mission_started or self.state.mode is Mode.MISSION
         started = self._clock()
         off_mission_since: float | None = None
         flight.warnings_at = self.state.warnings
         while True:
             self._check_link()
             s = self.state
-            finished = self._finished(flight, s)
-            reached_now = flight.total if finished else min(s.mission_current, flight.total)
+            if s.mode is Mode.MISSION:
+                seen_mission_mode = True
+            # Progress counts once the vehicle flies this mission (before, it may still
+            # be the previous mission's). MAVSDK's ``total`` is not used: after a rally
+            # or fence upload it is that upload's item count, not the mission's.
+            finished = seen_mission_mode and self._finished(flight, s)
+            reached_now = min(s.mission_current, flight.total) if seen_mission_mode else 0
+            if finished:
+                reached_now = flight.total
             while flight.reached < reached_now:
                 item = flight.reached
                 flight.reached += 1
@@ -424,7 +438,9 @@ class DroneDriver:
     async def resume(self, job: JobSpec, files: Mapping[str, Path]) -> bool:
         """Re-attach to ``job``'s flight; False when the vehicle is not flying it."""
         try:
-            flight, _ = plan_flight(job, files, self.settings.default_takeoff_alt_m)
+            flight, _ = await asyncio.to_thread(
+                plan_flight, job, files, self.settings.default_takeoff_alt_m
+            )
         except DriverError as exc:
             log.warning("job %s cannot be resumed: %s", job.key, exc)
             return False
@@ -451,8 +467,15 @@ class DroneDriver:
         elif s.down_and_safe:
             log.warning("job %s: the vehicle is down before the mission finished", job.key)
             return False
+        elif s.mission_current <= 0 and s.mode is not Mode.MISSION:
+            # Killed between takeoff and mission start: nothing to follow.
+            log.warning("job %s: the mission had not started (mode %s)", job.key, s.mode_name)
+            return False
         else:
+            # Flying the mission, or off it since (a failsafe while the agent was away:
+            # followed like one, to the landing).
             flight.reached, flight.phase = max(0, s.mission_current), "mission"
+            flight.mission_started = True
         self._flight, self._taken_over = flight, None
         log.info(
             "job %s resumed: item %d of %d, mode %s",

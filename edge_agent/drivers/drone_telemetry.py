@@ -60,7 +60,7 @@ def drone_samples(s: VehicleState, job: tuple[str, int] | None) -> list[Telemetr
     if battery_pct is not None:
         out.append(TelemetrySample("battery", Battery(remain=battery_pct, voltage=voltage_v)))
     if s.mission_total > 0 or job is not None:
-        total = s.mission_total or (job[1] if job else 0)
+        total = job[1] if job else s.mission_total
         out.append(
             TelemetrySample(
                 "mission",

@@ -41,6 +41,9 @@ class Flight:
     commands: tuple[int, ...]
     """MAV_CMD of each mission item."""
     phase: Literal["start", "mission", "finish", "done"] = "start"
+    mission_started: bool = False
+    """The vehicle was seen flying the mission (set on re-attach: the mission mode may
+    be gone already, after a failsafe while the agent was away)."""
     warnings_at: int = 0
     """The vehicle's warning count when the mission started (failsafe texts follow)."""
     reached: int = 0

@@ -171,6 +171,8 @@ class MavsdkVehicle:
         self._mavsdk = Mavsdk(config)
         result = self._mavsdk.add_any_connection(self.connection)
         if result != ConnectionResult.SUCCESS:
+            self._mavsdk.destroy()
+            self._mavsdk = None
             raise VehicleCommandError(
                 "connect", Outcome.FAILED, f"{self.connection}: {ConnectionResult(result).name}"
             )

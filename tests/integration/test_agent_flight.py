@@ -161,16 +161,27 @@ async def test_a_bad_extra_value_is_refused_before_the_job_is_accepted(
     assert "extra.on_finish" in response["error"]["data"]["detail"]
 
 
-async def test_the_link_loss_policy_returns_home_and_the_history_says_so(
+@pytest.mark.parametrize(
+    ("action", "mode", "words", "stage"),
+    [
+        ("rtl", "AUTO_RTL", "returning home", "returning"),
+        ("hold", "AUTO_LOITER", "holding position", "holding"),
+    ],
+)
+async def test_the_link_loss_policy_acts_and_the_history_says_so(
     tmp_path: Path,
     agent: AgentProcess,
     broker: Mosquitto,
     broker_port: int,
     blobs: BlobServer,
     fleet: SimFleet,
+    action: str,
+    mode: str,
+    words: str,
+    stage: str,
 ) -> None:
     ref = blobs.add("54", wpl_mission(10, spacing_m=100))
-    extra = {"link_loss_action": "rtl", "link_loss_timeout_s": "2"}
+    extra = {"link_loss_action": action, "link_loss_timeout_s": "2"}
     async with control_plane(broker) as cp:
         await cp.wait(topics.status(7), lambda s: s["code"] == 0, timeout_s=20)
         await cp.call("job_start", start_params(ref, extra))
@@ -179,10 +190,10 @@ async def test_the_link_loss_policy_returns_home_and_the_history_says_so(
     broker.process.wait(10)
     agent.wait_log("broker link lost for", 20)
 
-    async def returning() -> bool:
-        return fleet.vehicles[0].snapshot()["mode"] == "AUTO_RTL"
+    async def acted() -> bool:
+        return fleet.vehicles[0].snapshot()["mode"] == mode
 
-    await until(returning, "the vehicle returns home", 10)
+    await until(acted, f"the vehicle is in {mode}", 10)
     with run_mosquitto(tmp_path / "broker2", broker_port) as again:
         async with control_plane(again) as cp:
             events = await history(cp)
@@ -191,16 +202,49 @@ async def test_the_link_loss_policy_returns_home_and_the_history_says_so(
         e for e in events if e["state"] == "running" and "broker link lost" in e.get("detail", "")
     ]
     assert len(told) == 1
-    assert "returning home (link_loss_action rtl)" in told[0]["detail"]
-    assert told[0]["progress"]["stage"] == "returning"
+    assert f"{words} (link_loss_action {action})" in told[0]["detail"]
+    assert told[0]["progress"]["stage"] == stage
     assert "the vehicle acknowledged" in events[-1]["detail"]
     assert max(items(events)) < 10  # the mission did not go on
+    if action == "rtl":
+
+        async def landed() -> bool:
+            snapshot = fleet.vehicles[0].snapshot()
+            return snapshot["landed_state"] == "ON_GROUND" and not snapshot["armed"]
+
+        await until(landed, "the vehicle landed at home", 60)
+    else:
+        assert fleet.vehicles[0].snapshot()["armed"] is True  # hovering, waiting for people
+
+
+async def test_by_default_a_lost_broker_link_changes_nothing_and_the_events_follow(
+    tmp_path: Path,
+    agent: AgentProcess,
+    broker: Mosquitto,
+    broker_port: int,
+    blobs: BlobServer,
+    fleet: SimFleet,
+) -> None:
+    ref = blobs.add("59", wpl_mission(6, spacing_m=60))
+    async with control_plane(broker) as cp:
+        await cp.wait(topics.status(7), lambda s: s["code"] == 0, timeout_s=20)
+        await cp.call("job_start", start_params(ref, {"link_loss_timeout_s": "1"}))
+        await cp.wait(EVENTS, lambda e: e.get("progress", {}).get("item") == 1, timeout_s=60)
+    broker.process.terminate()
+    broker.process.wait(10)
+    agent.wait_log("broker link lost", 20)
 
     async def landed() -> bool:
         snapshot = fleet.vehicles[0].snapshot()
         return snapshot["landed_state"] == "ON_GROUND" and not snapshot["armed"]
 
-    await until(landed, "the vehicle landed at home", 60)
+    await until(landed, "the vehicle flew its mission and came back", 60)
+    with run_mosquitto(tmp_path / "broker2", broker_port) as again:
+        async with control_plane(again) as cp:
+            events = await history(cp)
+    assert events[-1]["state"] == "succeeded"
+    assert items(events) == list(range(7))  # every item, reported while the link was down
+    assert not any("broker link lost" in e.get("detail", "") for e in events)
 
 
 async def test_a_killed_agent_re_attaches_to_the_flight_and_the_job_succeeds(
@@ -276,3 +320,50 @@ async def test_a_refused_manual_command_answers_its_error(
     assert "arm: denied" in response["error"]["data"]["detail"]
     response = await cp.call("action", {"name": "goto", "params": {"lat": "north"}})
     assert response["error"]["code"] == -32602  # INVALID_PARAMS
+
+
+async def test_an_agent_back_after_the_vehicle_landed_closes_the_job_succeeded(
+    cp: ControlPlane, agent: AgentProcess, blobs: BlobServer, fleet: SimFleet
+) -> None:
+    """Killed mid-mission, back only once the mission (ending with RTL) flew to its end and
+    the vehicle landed: the job's true state is succeeded."""
+    ref = blobs.add("57", wpl_mission(3, spacing_m=60, rtl=True))
+    await cp.call("job_start", start_params(ref))
+    await cp.wait(EVENTS, lambda e: e.get("progress", {}).get("item") == 1, timeout_s=60)
+    agent.stop(signal.SIGKILL)
+
+    async def landed() -> bool:
+        snapshot = fleet.vehicles[0].snapshot()
+        return snapshot["landed_state"] == "ON_GROUND" and not snapshot["armed"]
+
+    await until(landed, "the vehicle flew its mission to the end and landed", 60)
+    since = len(cp.seen)
+    agent.start()
+    await cp.wait(topics.status(7), lambda s: s["code"] == 0, since=since, timeout_s=20)
+    events = await history(cp)
+    assert events[-1]["state"] == "succeeded", events[-1]
+    assert [e["state"] for e in events].count("accepted") == 1
+    assert stages(events)[-1] == "landed"
+
+
+async def test_a_failsafe_while_the_agent_was_away_fails_the_job_after_landing(
+    cp: ControlPlane, agent: AgentProcess, blobs: BlobServer, fleet: SimFleet
+) -> None:
+    ref = blobs.add("58", wpl_mission(8, spacing_m=100))
+    await cp.call("job_start", start_params(ref))
+    await cp.wait(EVENTS, lambda e: e.get("progress", {}).get("item") == 1, timeout_s=60)
+    agent.stop(signal.SIGKILL)
+    fleet.faults[0].set_battery(12.0)  # below BAT_LOW_THR: the vehicle returns home
+
+    async def returning() -> bool:
+        return fleet.vehicles[0].snapshot()["mode"] == "AUTO_RTL"
+
+    await until(returning, "the vehicle's low-battery failsafe", 10)
+    since = len(cp.seen)
+    agent.start()
+    await cp.wait(topics.status(7), lambda s: s["code"] == 0, since=since, timeout_s=20)
+    events = await history(cp)
+    assert (events[-1]["state"], events[-1]["reason"]) == ("failed", "low_battery")
+    assert "the vehicle landed" in events[-1]["detail"]
+    vehicle = fleet.vehicles[0].snapshot()
+    assert (vehicle["armed"], vehicle["landed_state"]) == (False, "ON_GROUND")

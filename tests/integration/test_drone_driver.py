@@ -450,3 +450,30 @@ async def test_a_geofence_breach_fails_the_job_geofence_after_the_return(
             assert metres_from_home(driver) < 3.0
         finally:
             await driver.close()
+
+
+async def test_jobs_in_a_row_each_report_every_item(driver: DroneDriver, tmp_path: Path) -> None:
+    """The second mission's progress starts from its own first item, not from where the
+    previous mission ended (the autopilot's mission state is replaced by the upload)."""
+    for job_id, waypoints in ((1, 4), (2, 2), (3, 5)):
+        spec = job(job_id=job_id)
+        path = mission_file(tmp_path, wpl_mission(waypoints, spacing_m=30), f"m{job_id}.txt")
+        await driver.prepare(spec, {"mission": path})
+        progress = Recorder()
+        await driver.run(spec, progress)
+        assert progress.items == list(range(waypoints + 1)), job_id
+        assert progress.stages == ["takeoff", "mission", "returning", "landed"]
+
+
+async def test_a_plan_with_a_fence_and_rally_points_flies_to_its_end(
+    driver: DroneDriver, tmp_path: Path
+) -> None:
+    """MAVSDK's mission progress ``total`` turns into the rally upload's count: the flight
+    follows its own item count."""
+    plan = plan_with_fence(2000.0, [60.0, 120.0])
+    spec = job()
+    await driver.prepare(spec, {"mission": mission_file(tmp_path, plan, "fenced.plan")})
+    progress = Recorder()
+    await driver.run(spec, progress)
+    assert progress.items == [0, 1, 2]
+    assert driver.state.down_and_safe

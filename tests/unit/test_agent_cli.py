@@ -37,6 +37,12 @@ def run(tmp_path: Path, text: str | None, *extra: str) -> int:
         (GOOD.replace("mqtt://127.0.0.1:9", "mqtt://h:99999"), (), "bad port"),
         (GOOD + "[agent]\ntelemetry_hz = 0\n", (), "telemetry_hz"),
         (GOOD, ("--log-level", "LOUD"), "not a level"),
+        (GOOD + '[driver]\nkind = "mavsdk"\n[driver.settings]\nconnection = "x"\n', (), "URL"),
+        (
+            GOOD + '[driver]\nkind = "mavsdk"\n[driver.settings]\nconnection = "warp://x"\n',
+            (),
+            "CONNECTION_URL_INVALID",
+        ),
     ],
 )
 def test_config_errors_exit_2_with_a_clear_message(
