@@ -1,10 +1,7 @@
 """A plan's mission file is checked when the plan is written (DESIGN §6).
 
-The plan service is driven on a real database and blob store; the HTTP routes through the
-real app.
-Until ``api/plans.py`` hands the blob store to the plan service (a change outside this
-branch), the routes do not check the file: those refusals are strict xfails, and turn into
-failures, asking for the mark to go, the day the routes are wired.
+The plan service is driven on a real database and blob store; the HTTP routes (JSON,
+multipart, PUT, and replacing a plan's mission blob) through the real app.
 """
 
 from __future__ import annotations
