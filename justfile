@@ -1,5 +1,8 @@
 # gosd tasks. Run through ./dev (it prepares .venv first), e.g. `./dev test`.
 
+# pytest-xdist workers; a module's tests stay together (they may share a fixture)
+WORKERS := "-n 4 --dist loadscope"
+
 # list the recipes
 default:
     @just --list --unsorted
@@ -18,19 +21,19 @@ serve *ARGS:
 # flights run once, on SQLite: they test the vehicles, not the database
 [group('test')]
 test *ARGS:
-    python -m pytest {{ARGS}}
-    GOSD_TEST_DATABASE=postgres python -m pytest -m "not flight" {{ARGS}}
+    python -m pytest {{WORKERS}} {{ARGS}}
+    GOSD_TEST_DATABASE=postgres python -m pytest {{WORKERS}} -m "not flight" {{ARGS}}
 
 # the fast run: SQLite only
 [group('test')]
 test-fast *ARGS:
-    python -m pytest {{ARGS}}
+    python -m pytest {{WORKERS}} {{ARGS}}
 
-# everything, including slow tests, on both databases
+# everything on both databases, flights included
 [group('test')]
 test-all *ARGS:
-    python -m pytest -m "" {{ARGS}}
-    GOSD_TEST_DATABASE=postgres python -m pytest -m "" {{ARGS}}
+    python -m pytest {{WORKERS}} {{ARGS}}
+    GOSD_TEST_DATABASE=postgres python -m pytest {{WORKERS}} {{ARGS}}
 
 # lint, format check, types and the import rule of DESIGN §3
 [group('check')]

@@ -49,6 +49,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from mavsdk import logging as mavsdk_logging
 from mavsdk.component_type import ComponentType
 from mavsdk.connection_result import ConnectionResult
 from mavsdk.mavsdk import Configuration, Mavsdk
@@ -134,6 +135,28 @@ def _ok(value: float) -> bool:
     return not math.isnan(value)
 
 
+_MAVSDK_LOG = logging.getLogger("mavsdk")
+_MAVSDK_LEVELS = {
+    mavsdk_logging.LogLevel.DEBUG: logging.DEBUG,
+    mavsdk_logging.LogLevel.INFO: logging.DEBUG,
+    mavsdk_logging.LogLevel.WARN: logging.WARNING,
+    mavsdk_logging.LogLevel.ERROR: logging.ERROR,
+}
+"""MAVSDK's own levels in ours: its ``info`` lines (versions, discovery, every autopilot
+text) are library detail, shown at the agent's DEBUG level."""
+
+
+def _log_mavsdk(level: mavsdk_logging.LogLevel, message: str, file: str | None, line: int) -> bool:
+    _MAVSDK_LOG.log(_MAVSDK_LEVELS.get(level, logging.WARNING), "%s", message)
+    return True  # handled: MAVSDK prints nothing itself
+
+
+def route_mavsdk_logs() -> None:
+    """Send MAVSDK's log lines through Python logging (format, level, destination of the
+    agent's own) instead of MAVSDK printing coloured lines to stdout. Idempotent."""
+    mavsdk_logging.log_subscribe(_log_mavsdk)
+
+
 class MavsdkVehicle:
     """One autopilot on one MAVSDK connection URL."""
 
@@ -167,6 +190,7 @@ class MavsdkVehicle:
 
     async def open(self, wait_s: float) -> None:
         self._loop = asyncio.get_running_loop()
+        route_mavsdk_logs()
         config = Configuration.create_with_component_type(ComponentType.GROUND_STATION)
         self._mavsdk = Mavsdk(config)
         result = self._mavsdk.add_any_connection(self.connection)
