@@ -1,14 +1,22 @@
-"""``python -m bench [--quick] [--only NAME ...]``: print the control plane's figures."""
+"""``python -m bench [--quick] [--only NAME ...]``: print the figures of gosd's parts."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 
-from bench import api_load, blob_transfer, dispatch_latency, fleet_load, flight, sim_speed
+from bench import (
+    api_load,
+    blob_transfer,
+    dispatch_latency,
+    fleet_load,
+    flight,
+    mavsdk_drone,
+    sim_speed,
+)
 from bench.server import gosd_server
 
-BENCHES = ("api", "blob", "fleet", "dispatch", "sim", "flight")
+BENCHES = ("api", "blob", "fleet", "dispatch", "sim", "mavsdk", "flight")
 
 
 def main() -> None:
@@ -35,6 +43,10 @@ def main() -> None:
         asyncio.run(dispatch_latency.run(jobs=30 if args.quick else 200))
     if "sim" in chosen:
         asyncio.run(sim_speed.run(args.quick))
+    if "mavsdk" in chosen:
+        asyncio.run(mavsdk_drone.connect_to_ready(3 if args.quick else 7))
+        for loss in (0.0, 0.05):
+            asyncio.run(mavsdk_drone.upload(500, 1 if args.quick else 3, loss))
     if "flight" in chosen:
         asyncio.run(flight.run(quick=args.quick))
 
