@@ -200,6 +200,9 @@ class DroneDriver:
         )
         self._flight, self._taken_over = None, None
         self._check_link()
+        # The gates first: a vehicle still flying (returning after a cancel, say) must
+        # keep the mission it flies; then again after the upload, which takes time.
+        await self._preflight(flight.options)
         try:
             await self.vehicle.upload_mission(parsed.mission)
             if parsed.fence:

@@ -477,3 +477,17 @@ async def test_a_plan_with_a_fence_and_rally_points_flies_to_its_end(
     await driver.run(spec, progress)
     assert progress.items == [0, 1, 2]
     assert driver.state.down_and_safe
+
+
+async def test_a_job_for_a_vehicle_in_the_air_is_refused_before_its_mission_is_uploaded(
+    fleet: SimFleet, driver: DroneDriver, tmp_path: Path
+) -> None:
+    task, _ = await start_flight(driver, tmp_path)
+    flying = len(fleet.vehicles[0].mission)
+    other = {"mission": mission_file(tmp_path, wpl_mission(2), name="other.waypoints")}
+    with pytest.raises(DriverError) as failure:
+        await driver.prepare(job(job_id=2), other)
+    assert failure.value.code is JobFailure.PREFLIGHT_FAILED
+    assert str(failure.value).startswith("landed:")
+    assert len(fleet.vehicles[0].mission) == flying, "the mission in flight was not replaced"
+    await stop_flight(task)
