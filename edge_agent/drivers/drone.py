@@ -42,7 +42,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,8 +67,12 @@ from edge_agent.drivers.vehicle import (
 from edge_agent.job_options import JobOptions
 from shared.errors import JobFailure, RpcErrorCode
 from shared.messages import JobSpec, Progress
+from shared.mission import MissionItem
 
 log = logging.getLogger(__name__)
+
+UPLOAD_ATTEMPTS = 3
+"""Tries of a mission, geofence or rally upload that times out."""
 
 FAILSAFE_GRACE_S = 1.0
 """How long the vehicle may be off its mission before that is taken for a failsafe."""
@@ -204,11 +208,11 @@ class DroneDriver:
         # keep the mission it flies; then again after the upload, which takes time.
         await self._preflight(flight.options)
         try:
-            await self.vehicle.upload_mission(parsed.mission)
+            await self._upload("mission", self.vehicle.upload_mission, parsed.mission)
             if parsed.fence:
-                await self.vehicle.upload_geofence(parsed.fence)
+                await self._upload("geofence", self.vehicle.upload_geofence, parsed.fence)
             if parsed.rally:
-                await self.vehicle.upload_rally_points(parsed.rally)
+                await self._upload("rally points", self.vehicle.upload_rally_points, parsed.rally)
         except VehicleCommandError as exc:
             if exc.outcome in (Outcome.INVALID, Outcome.DENIED):
                 raise DriverError(
@@ -217,6 +221,26 @@ class DroneDriver:
             raise job_error(exc) from None
         await self._preflight(flight.options)
         self._flight = flight
+
+    async def _upload(
+        self,
+        what: str,
+        upload: Callable[[Sequence[MissionItem]], Awaitable[None]],
+        items: Sequence[MissionItem],
+    ) -> None:
+        """An upload, again after a timeout: over a lossy radio MAVSDK's per-item retries
+        run out now and then (500 items at 5% loss each way), and the vehicle keeps its
+        previous list until an upload completes, so trying again is safe."""
+        for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+            try:
+                await upload(items)
+                return
+            except VehicleCommandError as exc:
+                if exc.outcome is not Outcome.TIMEOUT or attempt == UPLOAD_ATTEMPTS:
+                    raise
+                log.warning(
+                    "%s upload timed out (attempt %d of %d): again", what, attempt, UPLOAD_ATTEMPTS
+                )
 
     def _gates(self, options: JobOptions) -> str | None:
         """The first preflight gate that does not pass, with its value; None when all pass."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from edge_agent.drivers.drone import DroneDriver
 from edge_agent.drivers.vehicle import Mode
 from shared.errors import JobFailure, RpcErrorCode
 from shared.messages import JobSpec, Progress
+from shared.mission import parse_mission_file
 from simulator.fleet import SimFleet
 from tests.integration.agent_harness import SIM_HOME, free_udp_port, wpl_mission
 from tests.support import until
@@ -491,3 +493,26 @@ async def test_a_job_for_a_vehicle_in_the_air_is_refused_before_its_mission_is_u
     assert str(failure.value).startswith("landed:")
     assert len(fleet.vehicles[0].mission) == flying, "the mission in flight was not replaced"
     await stop_flight(task)
+
+
+async def test_an_upload_that_times_out_is_tried_again(
+    fleet: SimFleet, driver: DroneDriver, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    content = wpl_mission(3)
+    files = {"mission": mission_file(tmp_path, content)}
+    # Cut now: the preflight still passes (the vehicle was heard a moment ago), the
+    # upload's first attempt meets a silent link
+    fleet.faults[0].link_cut = True
+    prepared = asyncio.create_task(driver.prepare(job(), files))
+
+    async def first_attempt_failed() -> bool:
+        if prepared.done():
+            prepared.result()
+        return "mission upload timed out (attempt 1 of" in caplog.text
+
+    with caplog.at_level(logging.WARNING):
+        await until(first_attempt_failed, "the first upload attempt times out", 60)
+        fleet.faults[0].link_cut = False
+        await prepared
+    expected = parse_mission_file(content).mission
+    assert [i.command for i in fleet.vehicles[0].mission] == [i.command for i in expected]
