@@ -30,6 +30,9 @@ class Faults:
     """Answer every command (but the message-service ones) DENIED."""
     rejected_commands: frozenset[int] = frozenset()
     """MAV_CMD ids answered DENIED."""
+    drop_next_in: int = 0
+    """Drop exactly this many of the next datagrams from the GCS (a loss burst a test can
+    count on, where random loss makes MAVSDK's own retries run out now and then)."""
     rng: random.Random = field(default_factory=lambda: random.Random(0))  # noqa: S311 - simulation, not crypto
     dropped_in: int = 0
     """Datagrams from the GCS dropped by packet loss or link cut."""
@@ -66,6 +69,9 @@ class Faults:
     def drops(self, inbound: bool) -> bool:
         """Whether this datagram (from the GCS when ``inbound``) is lost (counted)."""
         lost = self.link_cut or (self.packet_loss > 0 and self.rng.random() < self.packet_loss)
+        if inbound and not lost and self.drop_next_in > 0:
+            self.drop_next_in -= 1
+            lost = True
         if lost and inbound:
             self.dropped_in += 1
         elif lost:
