@@ -15,12 +15,14 @@ Real processes, as an operator runs them: ``gosd serve`` (embedded broker), ``go
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +48,7 @@ class Rig:
         self.server = server
         self.root = root
         self.mqtt_listen = mqtt_listen
-        self.sim_port = _free_udp_port()
+        self.sim_port = free_port("0.0.0.0", socket.SOCK_DGRAM)
         self.control_port = free_port()
         self.sim: subprocess.Popen[bytes] | None = None
         self.agent: subprocess.Popen[bytes] | None = None
@@ -145,30 +147,30 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("0.0.0.0", 0))
-        return int(s.getsockname()[1])
-
-
-async def dispatch_to_motion(*, jobs: int, speedup: float) -> None:
-    """M jobs one after another; each POST timed to armed and to mission mode."""
+@contextlib.asynccontextmanager
+async def running_rig(*, speedup: float, telemetry_hz: float) -> AsyncIterator[tuple[Rig, int]]:
+    """A control plane, a simulator and an online agent; answers the rig and the node id."""
     with tempfile.TemporaryDirectory(prefix="gosd-flight-") as tmp:
         mqtt_listen = f"{HOST}:{free_port()}"
         with gosd_server({"GOSD_MQTT_LISTEN": mqtt_listen}) as server:
             rig = Rig(server, Path(tmp), mqtt_listen)
             try:
-                node_id = await rig.start(speedup=speedup, telemetry_hz=1.0)
-                mission = sample_plan(HOME, side_m=20.0, alt_m=5.0)
-                plan_id = await rig.plan(node_id, mission, on_finish="land", takeoff_alt_m="5")
-                to_armed: list[float] = []
-                to_mission: list[float] = []
-                for _ in range(jobs + 1):  # the first is a warm-up, not counted
-                    armed, in_mission = await _one_flight(rig, plan_id)
-                    to_armed.append(armed)
-                    to_mission.append(in_mission)
+                yield rig, await rig.start(speedup=speedup, telemetry_hz=telemetry_hz)
             finally:
                 await rig.close()
+
+
+async def dispatch_to_motion(*, jobs: int, speedup: float) -> None:
+    """M jobs one after another; each POST timed to armed and to mission mode."""
+    async with running_rig(speedup=speedup, telemetry_hz=1.0) as (rig, node_id):
+        mission = sample_plan(HOME, side_m=20.0, alt_m=5.0)
+        plan_id = await rig.plan(node_id, mission, on_finish="land", takeoff_alt_m="5")
+        to_armed: list[float] = []
+        to_mission: list[float] = []
+        for _ in range(jobs + 1):  # the first is a warm-up, not counted
+            armed, in_mission = await _one_flight(rig, plan_id)
+            to_armed.append(armed)
+            to_mission.append(in_mission)
     to_armed, to_mission = to_armed[1:], to_mission[1:]
     print(
         f"Dispatch to motion: {jobs} jobs one after another, one MAVSDK agent, one simulated "
@@ -215,34 +217,27 @@ async def _one_flight(rig: Rig, plan_id: int) -> tuple[float, float]:
 
 async def footprint(*, telemetry_hz: float, window_s: float) -> None:
     """The agent's RSS and CPU over ``window_s`` of a real-time flight."""
-    with tempfile.TemporaryDirectory(prefix="gosd-flight-") as tmp:
-        mqtt_listen = f"{HOST}:{free_port()}"
-        with gosd_server({"GOSD_MQTT_LISTEN": mqtt_listen}) as server:
-            rig = Rig(server, Path(tmp), mqtt_listen)
-            try:
-                node_id = await rig.start(speedup=1.0, telemetry_hz=telemetry_hz)
-                mission = sample_plan(HOME, side_m=400.0, alt_m=20.0)
-                plan_id = await rig.plan(node_id, mission, on_finish="land")
-                r = await rig.http.post(f"/api/v2/plans/{plan_id}/jobs/", headers=rig.auth)
-                r.raise_for_status()
+    async with running_rig(speedup=1.0, telemetry_hz=telemetry_hz) as (rig, node_id):
+        mission = sample_plan(HOME, side_m=400.0, alt_m=20.0)
+        plan_id = await rig.plan(node_id, mission, on_finish="land")
+        r = await rig.http.post(f"/api/v2/plans/{plan_id}/jobs/", headers=rig.auth)
+        r.raise_for_status()
 
-                async def in_mission() -> bool:
-                    return (await rig.vehicle())["mode"] == "AUTO_MISSION"
+        async def in_mission() -> bool:
+            return (await rig.vehicle())["mode"] == "AUTO_MISSION"
 
-                await rig._until(in_mission, "the vehicle flies its mission", 120)
-                assert rig.agent is not None
-                agent = psutil.Process(rig.agent.pid)
-                cpu_start = agent.cpu_times()
-                started = time.monotonic()
-                rss: list[int] = []
-                while time.monotonic() - started < window_s:
-                    rss.append(agent.memory_info().rss)
-                    await asyncio.sleep(0.5)
-                cpu_end = agent.cpu_times()
-                elapsed = time.monotonic() - started
-                state = await rig.vehicle()
-            finally:
-                await rig.close()
+        await rig._until(in_mission, "the vehicle flies its mission", 120)
+        assert rig.agent is not None
+        agent = psutil.Process(rig.agent.pid)
+        cpu_start = agent.cpu_times()
+        started = time.monotonic()
+        rss: list[int] = []
+        while time.monotonic() - started < window_s:
+            rss.append(agent.memory_info().rss)
+            await asyncio.sleep(0.5)
+        cpu_end = agent.cpu_times()
+        elapsed = time.monotonic() - started
+        state = await rig.vehicle()
     cpu_s = (cpu_end.user - cpu_start.user) + (cpu_end.system - cpu_start.system)
     print(
         f"Agent footprint flying at real time, {telemetry_hz:g} Hz telemetry, over "

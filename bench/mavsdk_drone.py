@@ -17,17 +17,12 @@ import math
 import socket
 import time
 
+from bench.server import free_port
 from bench.stats import percentile
 from edge_agent.drivers.mavsdk_drone import MavsdkVehicle
 from edge_agent.drivers.vehicle import VehicleCommandError
 from shared.mission import MissionItem
 from simulator.fleet import DEFAULT_HOME, SimFleet
-
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _mission(count: int) -> list[MissionItem]:
@@ -75,7 +70,7 @@ async def connect_to_ready(connects: int) -> None:
     discovered: list[float] = []
     ready: list[float] = []
     for _ in range(connects):
-        port = _free_udp_port()
+        port = free_port("127.0.0.1", socket.SOCK_DGRAM)
         async with SimFleet(1, base_port=port, speedup=1.0) as fleet:
             vehicle = MavsdkVehicle(fleet.url(0))
             start = time.perf_counter()
@@ -97,7 +92,9 @@ async def connect_to_ready(connects: int) -> None:
 
 async def upload(count: int, repeats: int, loss: float) -> None:
     items = _mission(count)
-    async with SimFleet(1, base_port=_free_udp_port(), speedup=1.0) as fleet:
+    async with SimFleet(
+        1, base_port=free_port("127.0.0.1", socket.SOCK_DGRAM), speedup=1.0
+    ) as fleet:
         fleet.faults[0].set_packet_loss(loss)
         vehicle = MavsdkVehicle(fleet.url(0), command_timeout_s=120.0)
         try:

@@ -93,9 +93,9 @@ def gosd_server(extra_env: dict[str, str] | None = None) -> Iterator[Server]:
                 proc.stdout.close()
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on right now (the OS's pick)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+def free_port(host: str = "127.0.0.1", kind: int = socket.SOCK_STREAM) -> int:
+    """A port nobody listens on right now (the OS's pick); ``socket.SOCK_DGRAM`` for UDP."""
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
 

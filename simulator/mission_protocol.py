@@ -196,46 +196,28 @@ class MissionProtocol:
         current = (
             1 if mission_type is MissionType.MISSION and msg.seq == self.vehicle.mission_seq else 0
         )
-        if legacy:
-            self.send(
-                self.mav.mission_item_encode(
-                    partner[0],
-                    partner[1],
-                    it.seq,
-                    it.frame,
-                    it.command,
-                    current,
-                    it.autocontinue,
-                    it.param1,
-                    it.param2,
-                    it.param3,
-                    it.param4,
-                    it.x * 1e-7,
-                    it.y * 1e-7,
-                    it.z,
-                    mission_type,
-                )
+        # MISSION_ITEM (legacy) carries degrees as floats, MISSION_ITEM_INT degrees * 1e7
+        encode = self.mav.mission_item_encode if legacy else self.mav.mission_item_int_encode
+        scale = 1e-7 if legacy else 1
+        self.send(
+            encode(
+                partner[0],
+                partner[1],
+                it.seq,
+                it.frame,
+                it.command,
+                current,
+                it.autocontinue,
+                it.param1,
+                it.param2,
+                it.param3,
+                it.param4,
+                it.x * scale,
+                it.y * scale,
+                it.z,
+                mission_type,
             )
-        else:
-            self.send(
-                self.mav.mission_item_int_encode(
-                    partner[0],
-                    partner[1],
-                    it.seq,
-                    it.frame,
-                    it.command,
-                    current,
-                    it.autocontinue,
-                    it.param1,
-                    it.param2,
-                    it.param3,
-                    it.param4,
-                    it.x,
-                    it.y,
-                    it.z,
-                    mission_type,
-                )
-            )
+        )
 
     def send_current(self) -> None:
         v = self.vehicle

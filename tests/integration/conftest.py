@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiomqtt
@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from control_plane.messaging.runtime import Messaging
 from shared import topics
+from tests.integration.agent_harness import BlobServer
 from tests.support import until
 
 
@@ -36,3 +37,10 @@ async def node(
         host, port, username=topics.node_username(node_id), password=secret
     ) as mqtt:
         yield node_id, mqtt
+
+
+@pytest.fixture
+def blobs() -> Iterator[BlobServer]:
+    """The control plane's file downloads, as node 7 (the agent tests' node) sees them."""
+    with BlobServer("node-7", "node-secret-7") as server:
+        yield server

@@ -58,12 +58,6 @@ def broker(tmp_path: Path, broker_port: int) -> Iterator[Mosquitto]:
 
 
 @pytest.fixture
-def blobs() -> Iterator[BlobServer]:
-    with BlobServer("node-7", "node-secret-7") as server:
-        yield server
-
-
-@pytest.fixture
 def agent(
     broker: Mosquitto, blobs: BlobServer, tmp_path: Path, fleet: SimFleet
 ) -> Iterator[AgentProcess]:

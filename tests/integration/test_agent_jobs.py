@@ -36,12 +36,6 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 
 
 @pytest.fixture
-def blobs() -> Iterator[BlobServer]:
-    with BlobServer("node-7", "node-secret-7") as server:
-        yield server
-
-
-@pytest.fixture
 def settings() -> dict[str, Any]:
     """The fake driver's settings; tests override this fixture through parametrize."""
     return {"steps": 3, "step_s": 0.02}
