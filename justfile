@@ -35,6 +35,14 @@ test-all *ARGS:
     python -m pytest {{WORKERS}} {{ARGS}}
     GOSD_TEST_DATABASE=postgres python -m pytest {{WORKERS}} {{ARGS}}
 
+# move every pin of uv.lock to the newest release pyproject.toml's ranges allow, install
+# it, then run the whole suite on it (commit uv.lock with what it changed only when green)
+[group('build')]
+lock:
+    uv lock --upgrade
+    uv sync --locked --all-extras
+    just test
+
 # lint, format check, types and the import rule of DESIGN §3
 [group('check')]
 check:
