@@ -10,10 +10,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.static_files import create_static_files_router
-from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from control_plane.api.auth import (
     PUBLIC,
@@ -24,6 +21,7 @@ from control_plane.api.auth import (
     provide_services,
 )
 from control_plane.api.blobs import BlobsController
+from control_plane.api.docs_page import docs_page
 from control_plane.api.errors import EXCEPTION_HANDLERS
 from control_plane.api.health import ok
 from control_plane.api.jobs import JobsController
@@ -86,17 +84,9 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
         security=[{"bearer": []}],
     )
     schema_path = settings.base_path + "/schema"
-    # The interactive page's JavaScript is served from a PyPI-packaged Swagger UI, so the
-    # page works on a machine with no internet access.
-    assets_path = settings.base_path + "/docs-assets"
-    assets = create_static_files_router(
-        path=assets_path,
-        directories=[swagger_ui_path],
-        opt={PUBLIC: True},
-        include_in_schema=False,
-    )
+    docs = docs_page(settings.base_path)
     return Litestar(
-        route_handlers=[api, assets],
+        route_handlers=[api, docs.assets],
         lifespan=[database, mqtt],
         dependencies={
             "principal": Provide(provide_principal),
@@ -117,13 +107,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
             title="gosd control plane",
             version=VERSION,
             path=schema_path,
-            render_plugins=[
-                SwaggerRenderPlugin(
-                    js_url=f"{assets_path}/swagger-ui-bundle.js",
-                    css_url=f"{assets_path}/swagger-ui.css",
-                    standalone_preset_js_url=f"{assets_path}/swagger-ui-standalone-preset.js",
-                )
-            ],
+            render_plugins=docs.render_plugins,
             components=Components(
                 security_schemes={
                     "bearer": SecurityScheme(
