@@ -64,8 +64,8 @@ from edge_agent.drivers.vehicle import (
     VehicleCommandError,
     VehicleState,
 )
-from edge_agent.job_options import JobOptions
 from shared.errors import JobFailure, RpcErrorCode
+from shared.job_options import JobOptions
 from shared.messages import JobSpec, Progress
 from shared.mission import MissionItem
 

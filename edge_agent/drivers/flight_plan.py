@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Literal
 
 from edge_agent.drivers.base import DriverError
-from edge_agent.job_options import JobOptionError, JobOptions, parse_job_options
 from shared.errors import JobFailure
+from shared.job_options import JobOptionError, JobOptions, parse_job_options
 from shared.messages import JobSpec
 from shared.mission import MissionFile, MissionFileError, parse_mission_file
 
