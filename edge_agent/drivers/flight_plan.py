@@ -18,10 +18,13 @@ from edge_agent.drivers.base import DriverError
 from shared.errors import JobFailure
 from shared.job_options import JobOptionError, JobOptions, parse_job_options
 from shared.messages import JobSpec
-from shared.mission import MissionFile, MissionFileError, parse_mission_file
-
-MISSION_KEYS = ("mission", "waypoint")
-"""``files`` keys of a job's mission, in order of preference (DESIGN §6)."""
+from shared.mission import (
+    MISSION_KEY,
+    MissionFile,
+    MissionFileError,
+    mission_file_key,
+    parse_mission_file,
+)
 
 NAV_RETURN_TO_LAUNCH = 20
 NAV_LAND = 21
@@ -52,10 +55,10 @@ class Flight:
 
 def read_mission_file(files: Mapping[str, Path]) -> MissionFile:
     """The job's mission file, parsed; ``DriverError`` saying which file and where."""
-    key = next((k for k in MISSION_KEYS if k in files), None)
+    key = mission_file_key(files)
     if key is None:
         raise DriverError(
-            JobFailure.INVALID_JOB, "the job has no mission file (files key 'mission')"
+            JobFailure.INVALID_JOB, f"the job has no mission file (files key {MISSION_KEY!r})"
         )
     try:
         data = files[key].read_bytes()
