@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from edge_agent.drivers.base import DriverError
+from shared import mav_cmd
 from shared.errors import JobFailure
 from shared.job_options import JobOptionError, JobOptions, parse_job_options
 from shared.messages import JobSpec
@@ -25,10 +26,6 @@ from shared.mission import (
     mission_file_key,
     parse_mission_file,
 )
-
-NAV_RETURN_TO_LAUNCH = 20
-NAV_LAND = 21
-NAV_TAKEOFF = 22
 
 
 @dataclass
@@ -85,7 +82,7 @@ def plan_flight(
     except JobOptionError as exc:
         raise DriverError(JobFailure.INVALID_JOB, str(exc)) from None
     parsed = read_mission_file(files)
-    takeoff = next((i for i in parsed.mission if i.command == NAV_TAKEOFF), None)
+    takeoff = next((i for i in parsed.mission if i.command == mav_cmd.NAV_TAKEOFF), None)
     takeoff_alt_m = options.takeoff_alt_m
     if takeoff_alt_m is None and takeoff is not None and takeoff.z > 0:
         takeoff_alt_m = float(takeoff.z)
