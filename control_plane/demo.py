@@ -196,7 +196,7 @@ def _start_agent(
     vehicle ``instance``, the depot's runs the fake driver."""
     config = agent_setup.agent_config(settings, node.id, node.secret, node.type)
     if instance is None:
-        driver = agent_config.DriverSection(kind="fake", settings=DEPOT_DRIVER)
+        driver = agent_config.DriverSection.of("fake", DEPOT_DRIVER)
     else:
         connection = agent_setup.drone_connection(sim_port + instance)
         driver = msgspec.structs.replace(config.driver, settings={"connection": connection})

@@ -145,7 +145,7 @@ class DroneDriver:
         try:
             await self.vehicle.open(self.settings.connect_timeout_s)
         except VehicleCommandError as exc:
-            raise DriverConfigError(f"driver.settings.connection: {exc}") from None
+            raise DriverConfigError(f"driver.mavsdk.connection: {exc}") from None
 
     async def close(self) -> None:
         await self.vehicle.close()
