@@ -42,7 +42,7 @@ def _add_node(server: Server, mqtt_listen: str, config: Path) -> int:
               "--agent-config", str(config), "--json", env=env)  # fmt: skip
     node_id = int(msgspec.json.decode(out)["id"])
     loaded = agent_config.load(config, environ={})
-    driver = agent_config.DriverSection(kind="fake", settings={"steps": 1, "step_s": 0})
+    driver = agent_config.DriverSection.of("fake", {"steps": 1, "step_s": 0})
     agent_config.write(msgspec.structs.replace(loaded, driver=driver), config)
     return node_id
 

@@ -81,7 +81,7 @@ class Rig:
         loaded = msgspec.structs.replace(
             loaded,
             agent=msgspec.structs.replace(loaded.agent, telemetry_hz=telemetry_hz),
-            driver=agent_config.DriverSection(kind="mavsdk", settings=settings),
+            driver=agent_config.DriverSection.of("mavsdk", settings),
         )
         agent_config.write(loaded, config)
         self.agent = _spawn(

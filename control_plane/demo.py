@@ -26,6 +26,7 @@ from control_plane.services.principal import Principal
 from control_plane.settings import Settings, listen_address
 from shared import agent_config
 from shared.enums import NodeType
+from shared.mission import MISSION_KEY
 
 DEFAULT_LISTEN = Settings().mqtt_listen
 USER, PASSWORD = "demo", "demodemo"
@@ -79,14 +80,14 @@ async def seed(settings: Settings, mission: bytes) -> list[DemoNode]:
         staged = store.stage(SAMPLE_MISSION, "application/json")
         await staged.write(mission)
         await staged.finish()
-        blob_ids = await BlobService(store).create(admin, [("mission", staged)])
+        blob_ids = await BlobService(store).create(admin, [(MISSION_KEY, staged)])
         await plans.create_plan(
             admin,
             PlanWrite(
                 name="Square",
                 description="Take off, fly a 150 m square at 30 m, return home",
                 node_id=created[0][0].id,
-                files={"mission": blob_ids["mission"]},
+                files={MISSION_KEY: blob_ids[MISSION_KEY]},
                 extra={"on_finish": "rtl", "takeoff_alt_m": "30"},
             ),
             store=store,
@@ -195,7 +196,7 @@ def _start_agent(
     vehicle ``instance``, the depot's runs the fake driver."""
     config = agent_setup.agent_config(settings, node.id, node.secret, node.type)
     if instance is None:
-        driver = agent_config.DriverSection(kind="fake", settings=DEPOT_DRIVER)
+        driver = agent_config.DriverSection.of("fake", DEPOT_DRIVER)
     else:
         connection = agent_setup.drone_connection(sim_port + instance)
         driver = msgspec.structs.replace(config.driver, settings={"connection": connection})

@@ -12,6 +12,8 @@ from typing import Any
 
 import msgspec
 
+from shared import mav_cmd
+
 HOME = (47.397742, 8.545594, 488.0)
 """Latitude (deg), longitude (deg), altitude AMSL (m): PX4 SITL's default home (Zurich)."""
 
@@ -19,7 +21,6 @@ _EARTH_RADIUS_M = 6_371_000.0
 
 # MAVLink ids the file uses
 _FRAME_GLOBAL_RELATIVE_ALT = 3
-_NAV_WAYPOINT, _NAV_RETURN_TO_LAUNCH, _NAV_TAKEOFF = 16, 20, 22
 
 
 def offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float, float]:
@@ -46,11 +47,11 @@ def sample_plan(
     """A take-off, a square of ``side_m`` flown at ``alt_m`` above home, then return home."""
     lat, lon, amsl = home
     corners = [(side_m, 0.0), (side_m, side_m), (0.0, side_m), (0.0, 0.0)]
-    items = [_item(0, _NAV_TAKEOFF, [0, 0, 0, None, lat, lon, alt_m])]
+    items = [_item(0, mav_cmd.NAV_TAKEOFF, [0, 0, 0, None, lat, lon, alt_m])]
     for north, east in corners:
         wlat, wlon = offset(lat, lon, north, east)
-        items.append(_item(len(items), _NAV_WAYPOINT, [0, 0, 0, None, wlat, wlon, alt_m]))
-    items.append(_item(len(items), _NAV_RETURN_TO_LAUNCH, [0, 0, 0, 0, 0, 0, 0]))
+        items.append(_item(len(items), mav_cmd.NAV_WAYPOINT, [0, 0, 0, None, wlat, wlon, alt_m]))
+    items.append(_item(len(items), mav_cmd.NAV_RETURN_TO_LAUNCH, [0, 0, 0, 0, 0, 0, 0]))
     plan = {
         "fileType": "Plan",
         "groundStation": "gosd",

@@ -20,8 +20,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-import msgspec
-
 from edge_agent.drivers import DriverConfigError, load_driver
 from edge_agent.link import LinkAuthError, parse_broker_url
 from edge_agent.supervisor import Supervisor
@@ -99,11 +97,7 @@ def main(argv: Sequence[str]) -> int:
         stream=sys.stderr,
     )
     try:
-        config: AgentConfig = agent_config.load(args.config)
-        if args.driver:
-            config = msgspec.structs.replace(
-                config, driver=msgspec.structs.replace(config.driver, kind=args.driver)
-            )
+        config: AgentConfig = agent_config.load(args.config, driver_kind=args.driver or None)
         parse_broker_url(config.broker.url)
         if config.broker.keepalive_s < 1 or config.agent.telemetry_hz <= 0:
             raise ConfigError("broker.keepalive_s must be >= 1 and agent.telemetry_hz > 0")

@@ -30,12 +30,12 @@ import msgspec
 
 from edge_agent.drivers.base import Driver, DriverError
 from edge_agent.fetcher import FetchError, FileFetcher, is_sha256
-from edge_agent.job_options import JobOptionError, JobOptions, parse_job_options
 from edge_agent.link_loss import LinkLossWatch
 from edge_agent.outbox import Outbox
 from edge_agent.rpc import RpcFailure, parse_params
 from shared.enums import JobStatus
 from shared.errors import JobFailure, RpcErrorCode
+from shared.job_options import JobOptionError, JobOptions, parse_job_options
 from shared.messages import JobCancelParams, JobSpec, JobStartParams, Progress
 
 log = logging.getLogger(__name__)

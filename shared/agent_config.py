@@ -4,16 +4,25 @@ Both deployables need it: the control plane writes a complete file for a node
 (``gosd nodes add --agent-config``), the agent reads it (``gosd agent --config``).
 Every key is documented here; ``GOSD_AGENT_*`` environment variables override the file
 (``ENV_OVERRIDES``).
+
+Each driver kind has its own settings table (``[driver.mavsdk]``, ``[driver.fake]``) and
+``driver.kind`` picks the one that runs, so switching kinds (``gosd agent --driver fake``,
+``GOSD_AGENT_DRIVER``) never feeds one driver the other's settings. Files written before
+had one ``[driver.settings]`` table: it is read as the table of the file's own
+``driver.kind``, and ignored, with a logged note, when the override picks another kind.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import msgspec
+
+log = logging.getLogger(__name__)
 
 
 class ConfigError(ValueError):
@@ -50,9 +59,28 @@ class AgentSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class DriverSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     kind: str = "fake"
-    """``fake`` (no vehicle), and the drone and depot drivers as they come."""
-    settings: dict[str, Any] = msgspec.field(default_factory=dict)
-    """Driver-specific settings (see the driver's documentation)."""
+    """The driver that runs: ``mavsdk`` (a PX4 drone) or ``fake`` (no vehicle)."""
+    mavsdk: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Settings of the ``mavsdk`` driver (documented in ``edge_agent/drivers/mavsdk_drone.py``),
+    read only when it runs."""
+    fake: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Settings of the ``fake`` driver (documented in ``edge_agent/drivers/fake.py``), read
+    only when it runs."""
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The settings of the driver that runs (``kind``): its own table, nothing else."""
+        tables = {"mavsdk": self.mavsdk, "fake": self.fake}
+        return tables.get(self.kind, {})
+
+    @classmethod
+    def of(cls, kind: str, settings: Mapping[str, Any]) -> DriverSection:
+        """The section running ``kind`` with ``settings`` (in ``kind``'s own table)."""
+        return msgspec.convert({"kind": kind, kind: dict(settings)}, cls)
+
+
+DRIVER_KINDS = tuple(name for name in DriverSection.__struct_fields__ if name != "kind")
+"""Driver kinds with a settings table in the file."""
 
 
 class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -78,6 +106,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
 _HEADER = """\
 # gosd edge agent configuration. Run: gosd agent --config THIS_FILE
 # It holds the node's secret: keep it readable by the agent's user only.
+# driver.kind (or --driver) picks the driver; [driver.<kind>] holds that driver's settings.
 """
 
 
@@ -95,8 +124,14 @@ def write(config: AgentConfig, path: Path) -> None:
     path.chmod(0o600)
 
 
-def load(path: Path, environ: Mapping[str, str] | None = None) -> AgentConfig:
-    """Read ``path``, apply the environment overrides, validate; ``ConfigError`` says why not."""
+def load(
+    path: Path, environ: Mapping[str, str] | None = None, *, driver_kind: str | None = None
+) -> AgentConfig:
+    """Read ``path``, apply the environment overrides, validate; ``ConfigError`` says why not.
+
+    ``driver_kind`` (``gosd agent --driver``) overrides ``driver.kind`` of the file and of
+    ``GOSD_AGENT_DRIVER``.
+    """
     environ = os.environ if environ is None else environ
     try:
         raw: dict[str, Any] = msgspec.toml.decode(path.read_bytes())
@@ -104,10 +139,14 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> AgentConfig:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    file_kind = _driver_kind(raw)
     for variable, (section, key) in ENV_OVERRIDES.items():
         if variable in environ:
             value = environ[variable]
             raw.setdefault(section, {})[key] = _typed(variable, value, section, key)
+    if driver_kind is not None:
+        raw.setdefault("driver", {})["kind"] = driver_kind
+    _read_legacy_settings(path, raw, file_kind)
     try:
         config = msgspec.convert(raw, AgentConfig)
     except msgspec.ValidationError as exc:
@@ -120,6 +159,40 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> AgentConfig:
     return msgspec.structs.replace(
         config, agent=msgspec.structs.replace(config.agent, data_dir=str(data_dir))
     )
+
+
+def _driver_kind(raw: Mapping[str, Any]) -> str:
+    """``driver.kind`` as the file has it (its default when absent)."""
+    driver = raw.get("driver")
+    kind = driver.get("kind") if isinstance(driver, dict) else None
+    return kind if isinstance(kind, str) else DriverSection().kind
+
+
+def _read_legacy_settings(path: Path, raw: dict[str, Any], file_kind: str) -> None:
+    """Move a previous version's ``[driver.settings]`` to the table of the file's kind, or
+    drop it (with a note) when an override picked another kind."""
+    driver = raw.get("driver")
+    if not isinstance(driver, dict) or "settings" not in driver:
+        return
+    settings = driver.pop("settings")
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{path}: driver.settings must be a table")
+    kind = _driver_kind(raw)
+    if kind != file_kind:
+        log.info(
+            "%s: [driver.settings] is for the %s driver (driver.kind of the file); the %s "
+            "driver chosen instead does not read it",
+            path,
+            file_kind,
+            kind,
+        )
+    elif kind in DRIVER_KINDS:
+        if kind in driver:
+            raise ConfigError(
+                f"{path}: both [driver.settings] and [driver.{kind}] set the {kind} driver; "
+                f"keep [driver.{kind}]"
+            )
+        driver[kind] = settings
 
 
 _NUMERIC: dict[tuple[str, str], type[int | float]] = {

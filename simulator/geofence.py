@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pymavlink.dialects.v20 import common as mavlink
+
 from simulator import geo
 from simulator.mission_items import MissionItem, whole
 
-FENCE_POLYGON_INCLUSION = 5001
-FENCE_POLYGON_EXCLUSION = 5002
-FENCE_CIRCLE_INCLUSION = 5003
-FENCE_CIRCLE_EXCLUSION = 5004
+FENCE_POLYGON_INCLUSION: int = mavlink.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION
+FENCE_POLYGON_EXCLUSION: int = mavlink.MAV_CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION
+FENCE_CIRCLE_INCLUSION: int = mavlink.MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION
+FENCE_CIRCLE_EXCLUSION: int = mavlink.MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION
 
 
 @dataclass(frozen=True, slots=True)

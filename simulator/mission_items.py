@@ -8,31 +8,40 @@ import math
 from dataclasses import dataclass
 from enum import IntEnum
 
+from pymavlink.dialects.v20 import common as mavlink
+
 
 class MissionType(IntEnum):
     """MAV_MISSION_TYPE."""
 
-    MISSION = 0
-    FENCE = 1
-    RALLY = 2
+    MISSION = mavlink.MAV_MISSION_TYPE_MISSION
+    FENCE = mavlink.MAV_MISSION_TYPE_FENCE
+    RALLY = mavlink.MAV_MISSION_TYPE_RALLY
 
 
-# MAV_CMD values the model understands.
-NAV_WAYPOINT = 16
-NAV_LOITER_UNLIM = 17
-NAV_LOITER_TIME = 19
-NAV_RETURN_TO_LAUNCH = 20
-NAV_LAND = 21
-NAV_TAKEOFF = 22
-NAV_DELAY = 93
-DO_JUMP = 177
-DO_CHANGE_SPEED = 178
+# MAV_CMD values the model understands, named as the model uses them (pymavlink's numbers).
+NAV_WAYPOINT: int = mavlink.MAV_CMD_NAV_WAYPOINT
+NAV_LOITER_UNLIM: int = mavlink.MAV_CMD_NAV_LOITER_UNLIM
+NAV_LOITER_TIME: int = mavlink.MAV_CMD_NAV_LOITER_TIME
+NAV_RETURN_TO_LAUNCH: int = mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH
+NAV_LAND: int = mavlink.MAV_CMD_NAV_LAND
+NAV_TAKEOFF: int = mavlink.MAV_CMD_NAV_TAKEOFF
+NAV_DELAY: int = mavlink.MAV_CMD_NAV_DELAY
+DO_JUMP: int = mavlink.MAV_CMD_DO_JUMP
+DO_CHANGE_SPEED: int = mavlink.MAV_CMD_DO_CHANGE_SPEED
 
-GLOBAL_FRAMES = frozenset({0, 5})
+GLOBAL_FRAMES = frozenset({mavlink.MAV_FRAME_GLOBAL, mavlink.MAV_FRAME_GLOBAL_INT})
 """MAV_FRAME_GLOBAL(_INT): altitude AMSL."""
-RELATIVE_FRAMES = frozenset({3, 6, 10, 11})
-"""Relative-altitude frames; terrain frames (10, 11) are treated as relative (flat earth)."""
-MISSION_FRAME = 2
+RELATIVE_FRAMES = frozenset(
+    {
+        mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT,
+        mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+        mavlink.MAV_FRAME_GLOBAL_TERRAIN_ALT,
+        mavlink.MAV_FRAME_GLOBAL_TERRAIN_ALT_INT,
+    }
+)
+"""Relative-altitude frames; terrain frames are treated as relative (flat earth)."""
+MISSION_FRAME: int = mavlink.MAV_FRAME_MISSION
 """MAV_FRAME_MISSION: items without a position."""
 
 

@@ -15,7 +15,7 @@ from control_plane.api.multipart import read_upload_form
 from control_plane.api.openapi_docs import BINARY, documented_body, struct_schema
 from control_plane.api.params import PathId
 from control_plane.services.jobs import JobEventOut, JobOut
-from control_plane.services.plans import ExtraMap, FileMap, own_plan
+from control_plane.services.plans import ExtraMap, FileMap, own_plan, validate_extra
 
 
 class JobInputs(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -61,6 +61,7 @@ class JobsController(Controller):
             form = await read_upload_form(request, services.blobs.store)
             try:
                 extra = form.text()
+                validate_extra(extra)  # before any blob is stored: a refused form adds none
                 files = await services.blobs.create(principal, form.files) if form.files else {}
                 job = await services.jobs.create(principal, plan_id, files=files, extra=extra)
             finally:

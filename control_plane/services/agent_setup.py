@@ -41,12 +41,13 @@ def agent_config(settings: Settings, node_id: int, secret: str, node_type: NodeT
 
     A drone (``air``) gets the MAVSDK driver listening where PX4 SITL and ``gosd sim``
     send (UDP 14540), so a simulated or SITL vehicle flies without edits; a real one
-    needs only ``[driver.settings] connection`` (a serial port, say). There is no depot
-    driver yet: a depot gets ``fake``.
+    needs only ``[driver.mavsdk] connection`` (a serial port, say). There is no depot
+    driver yet: a depot gets ``fake``. Every kind's table is written (empty: its
+    defaults), so ``gosd agent --driver fake`` on a drone's file runs with no edits.
     """
     driver = DriverSection(kind="fake")
     if node_type is NodeType.AIR:
-        driver = DriverSection(kind="mavsdk", settings={"connection": drone_connection()})
+        driver = DriverSection(kind="mavsdk", mavsdk={"connection": drone_connection()})
     return AgentConfig(
         node=NodeSection(id=node_id, secret=secret),
         broker=BrokerSection(url=broker_url_for_agents(settings)),

@@ -12,8 +12,9 @@ from tortoise.transactions import in_transaction
 from control_plane.db.models import Blob, PlanFile
 from control_plane.errors import Conflict, InvalidInput, NotFound
 from control_plane.services.blob_store import BlobStore, StagedFile
-from control_plane.services.mission_files import MISSION_KEYS, check_staged_missions
+from control_plane.services.mission_files import check_staged_missions
 from control_plane.services.principal import Principal
+from shared.mission import MISSION_FILE_KEYS
 
 
 class BlobOut(msgspec.Struct, frozen=True):
@@ -93,9 +94,9 @@ class BlobService:
         mission file must stay one that flies (checked before anything changes)."""
         async with self.store.lock, in_transaction():
             blob = await self._own(principal, blob_id)
-            as_missions = await PlanFile.filter(blob_id=blob.id, key__in=MISSION_KEYS).values_list(
-                "key", flat=True
-            )
+            as_missions = await PlanFile.filter(
+                blob_id=blob.id, key__in=MISSION_FILE_KEYS
+            ).values_list("key", flat=True)
             await check_staged_missions([(str(key), staged) for key in sorted(set(as_missions))])
             old_sha = blob.sha256
             await staged.commit()

@@ -16,11 +16,8 @@ import aiofiles
 from control_plane.db.models import Blob
 from control_plane.errors import InvalidInput
 from control_plane.services.blob_store import BlobStore, StagedFile
-from shared.mission import MissionFile, MissionFileError, parse_mission_file
+from shared.mission import MISSION_FILE_KEYS, MissionFile, MissionFileError, parse_mission_file
 from shared.mission.items import MAX_FILE_BYTES
-
-MISSION_KEYS = ("mission", "waypoint")
-"""Well-known ``files`` keys holding a mission file."""
 
 
 async def read_capped(store: BlobStore, sha256: str) -> bytes:
@@ -42,7 +39,7 @@ async def check_staged_missions(files: list[tuple[str, StagedFile]]) -> None:
     """Parse the ``mission``/``waypoint`` parts of an upload before they become blobs, so a
     refused form leaves nothing behind."""
     for key, staged in files:
-        if key in MISSION_KEYS:
+        if key in MISSION_FILE_KEYS:
             async with aiofiles.open(staged.path, "rb") as f:
                 data = await f.read(MAX_FILE_BYTES + 1)
             await asyncio.to_thread(_parse, data, staged.filename, f"files.{key}", "upload")
@@ -53,7 +50,7 @@ async def check_mission_files(
 ) -> dict[str, MissionFile]:
     """Parse each well-known mission key's blob; ``InvalidInput`` says where it is wrong."""
     parsed: dict[str, MissionFile] = {}
-    for key in MISSION_KEYS:
+    for key in MISSION_FILE_KEYS:
         blob_id = file_ids.get(key)
         if blob_id is None:
             continue

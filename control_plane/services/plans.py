@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Annotated, cast
 
@@ -16,6 +15,7 @@ from control_plane.services.ids import MAX_ID, Id
 from control_plane.services.mission_files import check_mission_files
 from control_plane.services.principal import Principal
 from shared.enums import ACTIVE_JOB_STATUSES
+from shared.job_options import JobOptionError, parse_job_options
 
 Key = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 Text = Annotated[str, msgspec.Meta(max_length=65_536)]
@@ -46,51 +46,13 @@ class PlanWrite(msgspec.Struct, frozen=True):
     extra: ExtraMap = {}
 
 
-def _positive_number(key: str, value: str) -> None:
-    try:
-        number = float(value)
-    except ValueError:
-        raise InvalidInput(f"extra.{key} must be a number", location=f"extra.{key}") from None
-    if not math.isfinite(number) or number <= 0:
-        raise InvalidInput(f"extra.{key} must be a positive number", location=f"extra.{key}")
-
-
-def _one_of(*choices: str):  # type: ignore[no-untyped-def]
-    def check(key: str, value: str) -> None:
-        if value not in choices:
-            raise InvalidInput(
-                f"extra.{key} must be one of {', '.join(choices)}", location=f"extra.{key}"
-            )
-
-    return check
-
-
-def _percent(key: str, value: str) -> None:
-    try:
-        number = float(value)
-    except ValueError:
-        raise InvalidInput(f"extra.{key} must be a number", location=f"extra.{key}") from None
-    if not 0 <= number <= 100:
-        raise InvalidInput(f"extra.{key} must be between 0 and 100", location=f"extra.{key}")
-
-
-# Well-known ``extra`` keys (DESIGN §6); unknown keys pass through untouched.
-EXTRA_RULES = {
-    "takeoff_alt_m": _positive_number,
-    "speed_m_s": _positive_number,
-    "link_loss_timeout_s": _positive_number,
-    "on_finish": _one_of("rtl", "land", "hold"),
-    "link_loss_action": _one_of("continue", "hold", "rtl", "land"),
-    "min_battery_pct": _percent,
-}
-
-
 def validate_extra(extra: dict[str, str]) -> None:
-    """Check the well-known keys of a plan's or job's ``extra``."""
-    for key, value in extra.items():
-        rule = EXTRA_RULES.get(key)
-        if rule is not None:
-            rule(key, value)
+    """Check the well-known keys of a plan's or job's ``extra`` with the agent's own
+    definition (``shared.job_options``), so a stored value is one the agent flies."""
+    try:
+        parse_job_options(extra)
+    except JobOptionError as exc:
+        raise InvalidInput(str(exc), location=exc.location) from None
 
 
 async def parse_file_ids(principal: Principal, files: dict[str, str], where: str) -> dict[str, int]:

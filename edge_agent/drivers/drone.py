@@ -56,7 +56,7 @@ from edge_agent.drivers.base import (
 )
 from edge_agent.drivers.drone_settings import DroneSettings
 from edge_agent.drivers.drone_telemetry import drone_samples
-from edge_agent.drivers.flight_plan import NAV_LAND, NAV_RETURN_TO_LAUNCH, Flight, plan_flight
+from edge_agent.drivers.flight_plan import Flight, plan_flight
 from edge_agent.drivers.vehicle import (
     Mode,
     Outcome,
@@ -64,8 +64,9 @@ from edge_agent.drivers.vehicle import (
     VehicleCommandError,
     VehicleState,
 )
-from edge_agent.job_options import JobOptions
+from shared import mav_cmd
 from shared.errors import JobFailure, RpcErrorCode
+from shared.job_options import JobOptions
 from shared.messages import JobSpec, Progress
 from shared.mission import MissionItem
 
@@ -144,7 +145,7 @@ class DroneDriver:
         try:
             await self.vehicle.open(self.settings.connect_timeout_s)
         except VehicleCommandError as exc:
-            raise DriverConfigError(f"driver.settings.connection: {exc}") from None
+            raise DriverConfigError(f"driver.mavsdk.connection: {exc}") from None
 
     async def close(self) -> None:
         await self.vehicle.close()
@@ -339,7 +340,7 @@ class DroneDriver:
         return (
             s.down_and_safe
             and s.mission_current == flight.total - 1
-            and flight.commands[-1] in (NAV_LAND, NAV_RETURN_TO_LAUNCH)
+            and flight.commands[-1] in (mav_cmd.NAV_LAND, mav_cmd.NAV_RETURN_TO_LAUNCH)
         )
 
     async def _fly_mission(self, flight: Flight, report: ProgressReporter) -> None:
@@ -402,8 +403,8 @@ class DroneDriver:
         if not 0 <= s.mission_current < flight.total:
             return False
         command = flight.commands[s.mission_current]
-        return (s.mode is Mode.RETURN_TO_LAUNCH and command == NAV_RETURN_TO_LAUNCH) or (
-            s.mode is Mode.LAND and command == NAV_LAND
+        return (s.mode is Mode.RETURN_TO_LAUNCH and command == mav_cmd.NAV_RETURN_TO_LAUNCH) or (
+            s.mode is Mode.LAND and command == mav_cmd.NAV_LAND
         )
 
     async def _failsafe(self, flight: Flight, report: ProgressReporter) -> None:
@@ -440,10 +441,12 @@ class DroneDriver:
         if self.state.down_and_safe:
             await report(msgspec.structs.replace(done, stage="landed"))
             return
-        own = flight.commands[-1] in (NAV_RETURN_TO_LAUNCH, NAV_LAND)
+        own = flight.commands[-1] in (mav_cmd.NAV_RETURN_TO_LAUNCH, mav_cmd.NAV_LAND)
         action = flight.options.on_finish
         if own:
-            stage = "returning" if flight.commands[-1] == NAV_RETURN_TO_LAUNCH else "landing"
+            stage = (
+                "returning" if flight.commands[-1] == mav_cmd.NAV_RETURN_TO_LAUNCH else "landing"
+            )
             await report(msgspec.structs.replace(done, stage=stage))
         elif action == "hold":
             await self._command_mode("hold")

@@ -1,4 +1,4 @@
-"""The drone driver's settings (``[driver.settings]``), checked once when the agent starts.
+"""The drone driver's settings (``[driver.mavsdk]``), checked once when the agent starts.
 
 What each setting means is documented with the driver kind, in ``mavsdk_drone.py``; a
 bad value stops the agent at start-up with the key named (exit code 2), not a flight.
@@ -15,7 +15,7 @@ from edge_agent.drivers.base import DriverConfigError
 
 
 class DroneSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """``[driver.settings]`` of the drone driver; documented in ``mavsdk_drone.py``."""
+    """``[driver.mavsdk]``: the drone driver's settings; documented in ``mavsdk_drone.py``."""
 
     connection: str = "udpin://0.0.0.0:14540"
     connect_timeout_s: float = 10.0
@@ -38,7 +38,7 @@ def load_settings(settings: Mapping[str, Any]) -> DroneSettings:
     try:
         s = msgspec.convert(dict(settings), DroneSettings)
     except msgspec.ValidationError as exc:
-        raise DriverConfigError(f"driver.settings of the drone driver: {exc}") from None
+        raise DriverConfigError(f"driver.mavsdk: {exc}") from None
     positive = {
         "connect_timeout_s": s.connect_timeout_s,
         "vehicle_timeout_s": s.vehicle_timeout_s,
@@ -51,7 +51,7 @@ def load_settings(settings: Mapping[str, Any]) -> DroneSettings:
     }
     for name, value in positive.items():
         if not value > 0:
-            raise DriverConfigError(f"driver.settings.{name} must be > 0")
+            raise DriverConfigError(f"driver.mavsdk.{name} must be > 0")
     if not s.connection or "://" not in s.connection:
-        raise DriverConfigError(f"driver.settings.connection {s.connection!r} is not a URL")
+        raise DriverConfigError(f"driver.mavsdk.connection {s.connection!r} is not a URL")
     return s

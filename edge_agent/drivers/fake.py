@@ -1,7 +1,7 @@
 """The ``fake`` driver: runs jobs step by step with no vehicle.
 
 It exists so the whole agent (link, RPC, outbox, executor, telemetry) runs and is tested
-without hardware or a simulator. Settings (``[driver.settings]``):
+without hardware or a simulator. Settings (``[driver.fake]``):
 
 - ``steps`` (int, default 5): progress steps of a job;
 - ``step_s`` (float, default 0.05): seconds per step;
@@ -49,12 +49,11 @@ class FakeDriver:
         try:
             self.settings = msgspec.convert(dict(settings), FakeSettings)
         except msgspec.ValidationError as exc:
-            raise DriverConfigError(f"driver.settings of the fake driver: {exc}") from None
+            raise DriverConfigError(f"driver.fake: {exc}") from None
         s = self.settings
         if s.steps < 1 or s.step_s < 0 or s.telemetry_period_s <= 0:
             raise DriverConfigError(
-                "driver.settings of the fake driver: steps must be >= 1, step_s >= 0, "
-                "telemetry_period_s > 0"
+                "driver.fake: steps must be >= 1, step_s >= 0, telemetry_period_s > 0"
             )
         self.armed = False
         self.status = "landed"

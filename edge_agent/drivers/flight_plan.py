@@ -15,17 +15,17 @@ from pathlib import Path
 from typing import Literal
 
 from edge_agent.drivers.base import DriverError
-from edge_agent.job_options import JobOptionError, JobOptions, parse_job_options
+from shared import mav_cmd
 from shared.errors import JobFailure
+from shared.job_options import JobOptionError, JobOptions, parse_job_options
 from shared.messages import JobSpec
-from shared.mission import MissionFile, MissionFileError, parse_mission_file
-
-MISSION_KEYS = ("mission", "waypoint")
-"""``files`` keys of a job's mission, in order of preference (DESIGN §6)."""
-
-NAV_RETURN_TO_LAUNCH = 20
-NAV_LAND = 21
-NAV_TAKEOFF = 22
+from shared.mission import (
+    MISSION_KEY,
+    MissionFile,
+    MissionFileError,
+    mission_file_key,
+    parse_mission_file,
+)
 
 
 @dataclass
@@ -52,10 +52,10 @@ class Flight:
 
 def read_mission_file(files: Mapping[str, Path]) -> MissionFile:
     """The job's mission file, parsed; ``DriverError`` saying which file and where."""
-    key = next((k for k in MISSION_KEYS if k in files), None)
+    key = mission_file_key(files)
     if key is None:
         raise DriverError(
-            JobFailure.INVALID_JOB, "the job has no mission file (files key 'mission')"
+            JobFailure.INVALID_JOB, f"the job has no mission file (files key {MISSION_KEY!r})"
         )
     try:
         data = files[key].read_bytes()
@@ -82,7 +82,7 @@ def plan_flight(
     except JobOptionError as exc:
         raise DriverError(JobFailure.INVALID_JOB, str(exc)) from None
     parsed = read_mission_file(files)
-    takeoff = next((i for i in parsed.mission if i.command == NAV_TAKEOFF), None)
+    takeoff = next((i for i in parsed.mission if i.command == mav_cmd.NAV_TAKEOFF), None)
     takeoff_alt_m = options.takeoff_alt_m
     if takeoff_alt_m is None and takeoff is not None and takeoff.z > 0:
         takeoff_alt_m = float(takeoff.z)

@@ -6,7 +6,7 @@ This is the only module that imports ``mavsdk`` (DESIGN §3). It is a thin typed
 are callbacks on MAVSDK's thread, handed to the event loop; commands are blocking calls
 run on a small thread pool of the vehicle's own, so nothing blocks the loop.
 
-Settings (``[driver.settings]``, all optional; checked by ``drone_settings.py``):
+Settings (``[driver.mavsdk]``, all optional; checked by ``drone_settings.py``):
 
 - ``connection`` (str, default ``udpin://0.0.0.0:14540``): a MAVSDK connection URL. The
   default is PX4 SITL's API port. ``udpin://IP:PORT`` listens, ``udpout://HOST:PORT``

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import msgspec
 
+from shared import mav_cmd
+
 # MAV_MISSION_TYPE
 MISSION_TYPE_MISSION = 0
 MISSION_TYPE_FENCE = 1
@@ -31,35 +33,31 @@ FRAME_NAMES: dict[int, str] = {
 }
 GLOBAL_FRAMES = frozenset(FRAME_NAMES) - {FRAME_MISSION}
 
-# MAV_CMD values the parser treats specially.
-NAV_WAYPOINT = 16
-NAV_RETURN_TO_LAUNCH = 20
-NAV_TAKEOFF = 22
-DO_JUMP = 177
-FENCE_POLYGON_VERTEX_INCLUSION = 5001
-FENCE_POLYGON_VERTEX_EXCLUSION = 5002
-FENCE_CIRCLE_INCLUSION = 5003
-FENCE_CIRCLE_EXCLUSION = 5004
-RALLY_POINT = 5100
+FENCE_POLYGON_COMMANDS = frozenset(
+    {mav_cmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION, mav_cmd.NAV_FENCE_POLYGON_VERTEX_EXCLUSION}
+)
+"""Vertices of a fence polygon (param1: the polygon's vertex count)."""
+FENCE_CIRCLE_COMMANDS = frozenset(
+    {mav_cmd.NAV_FENCE_CIRCLE_INCLUSION, mav_cmd.NAV_FENCE_CIRCLE_EXCLUSION}
+)
+"""Fence circles (param1: radius, m)."""
 
 POSITION_COMMANDS = frozenset(
     {
-        16,  # NAV_WAYPOINT
-        17,  # NAV_LOITER_UNLIM
-        18,  # NAV_LOITER_TURNS
-        19,  # NAV_LOITER_TIME
-        21,  # NAV_LAND
-        22,  # NAV_TAKEOFF
-        31,  # NAV_LOITER_TO_ALT
-        82,  # NAV_SPLINE_WAYPOINT
-        84,  # NAV_VTOL_TAKEOFF
-        85,  # NAV_VTOL_LAND
-        195,  # DO_SET_ROI_LOCATION
-        FENCE_POLYGON_VERTEX_INCLUSION,
-        FENCE_POLYGON_VERTEX_EXCLUSION,
-        FENCE_CIRCLE_INCLUSION,
-        FENCE_CIRCLE_EXCLUSION,
-        RALLY_POINT,
+        mav_cmd.NAV_WAYPOINT,
+        mav_cmd.NAV_LOITER_UNLIM,
+        mav_cmd.NAV_LOITER_TURNS,
+        mav_cmd.NAV_LOITER_TIME,
+        mav_cmd.NAV_LAND,
+        mav_cmd.NAV_TAKEOFF,
+        mav_cmd.NAV_LOITER_TO_ALT,
+        mav_cmd.NAV_SPLINE_WAYPOINT,
+        mav_cmd.NAV_VTOL_TAKEOFF,
+        mav_cmd.NAV_VTOL_LAND,
+        mav_cmd.DO_SET_ROI_LOCATION,
+        *FENCE_POLYGON_COMMANDS,
+        *FENCE_CIRCLE_COMMANDS,
+        mav_cmd.NAV_RALLY_POINT,
     }
 )
 """Commands whose x/y are a latitude/longitude and z an altitude when the frame is global."""
@@ -121,12 +119,12 @@ class MissionFile(msgspec.Struct, frozen=True):
         """A line for people, e.g. ``12 items, 1 fence polygon, 2 rally points``."""
         polygons = circles = remaining = 0
         for item in self.fence:
-            if item.command in (FENCE_POLYGON_VERTEX_INCLUSION, FENCE_POLYGON_VERTEX_EXCLUSION):
+            if item.command in FENCE_POLYGON_COMMANDS:
                 if remaining <= 0:  # the first vertex of a polygon says how many follow
                     polygons += 1
                     remaining = int(item.param1)
                 remaining -= 1
-            elif item.command in (FENCE_CIRCLE_INCLUSION, FENCE_CIRCLE_EXCLUSION):
+            elif item.command in FENCE_CIRCLE_COMMANDS:
                 circles += 1
                 remaining = 0
         parts = [_count(len(self.mission), "item")]

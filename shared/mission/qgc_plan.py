@@ -22,9 +22,9 @@ What is read, and why:
 - ``plannedHomePosition`` becomes ``home`` (it is not a mission item: PX4 sets home itself).
 - The speed: ``hoverSpeed`` for multirotors and helicopters (QGroundControl's "vehicleType"
   2, 3, 4, 13, 14, 15, 29), otherwise ``cruiseSpeed``, as QGroundControl picks by vehicle.
-- ``geoFence`` polygons become FENCE_POLYGON_VERTEX_INCLUSION/EXCLUSION items (param1 =
-  vertex count), circles FENCE_CIRCLE_INCLUSION/EXCLUSION (param1 = radius m), frame GLOBAL;
-  ``rallyPoints`` ``[lat, lon, alt]`` become RALLY_POINT items in GLOBAL_RELATIVE_ALT. This
+- ``geoFence`` polygons become NAV_FENCE_POLYGON_VERTEX_INCLUSION/EXCLUSION items (param1 =
+  vertex count), circles NAV_FENCE_CIRCLE_INCLUSION/EXCLUSION (param1 = radius m), frame GLOBAL;
+  ``rallyPoints`` ``[lat, lon, alt]`` become NAV_RALLY_POINT items in GLOBAL_RELATIVE_ALT. This
   is what MAVSDK's importer produces too.
 - A plan without a mission, or with an empty one, is refused: a mission job needs items, and
   a fence or rally points alone fly nothing.
@@ -37,21 +37,16 @@ from typing import Any
 
 import msgspec
 
+from shared import mav_cmd
 from shared.mission.checks import check_count, check_lat_lon_alt, make_item
 from shared.mission.errors import MissionFileError
 from shared.mission.items import (
-    DO_JUMP,
-    FENCE_CIRCLE_EXCLUSION,
-    FENCE_CIRCLE_INCLUSION,
-    FENCE_POLYGON_VERTEX_EXCLUSION,
-    FENCE_POLYGON_VERTEX_INCLUSION,
     FRAME_GLOBAL,
     FRAME_GLOBAL_RELATIVE_ALT,
     MAX_ITEMS,
     MISSION_TYPE_FENCE,
     MISSION_TYPE_MISSION,
     MISSION_TYPE_RALLY,
-    RALLY_POINT,
     MissionFile,
     MissionItem,
 )
@@ -273,7 +268,7 @@ def _mission_items(mission: dict[str, Any]) -> list[MissionItem]:
     items: list[MissionItem] = []
     for seq, s in enumerate(simple):
         params = s.params
-        if s.command == DO_JUMP:
+        if s.command == mav_cmd.DO_JUMP:
             target = params[0]
             if not (math.isfinite(target) and target.is_integer()) or (
                 int(target) not in seq_of_jump_id
@@ -343,7 +338,11 @@ def _fence(value: Any) -> list[MissionItem]:
                 f"{loc}.polygon", f"a polygon needs 3 vertices, not {len(vertices)}"
             )
         check_count(len(items) + len(vertices), "fence items", loc, MAX_ITEMS)
-        command = FENCE_POLYGON_VERTEX_INCLUSION if inclusion else FENCE_POLYGON_VERTEX_EXCLUSION
+        command = (
+            mav_cmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION
+            if inclusion
+            else mav_cmd.NAV_FENCE_POLYGON_VERTEX_EXCLUSION
+        )
         for j, v in enumerate(vertices):
             lat, lon = _lat_lon(v, f"{loc}.polygon[{j}]")
             items.append(
@@ -370,7 +369,9 @@ def _fence(value: Any) -> list[MissionItem]:
                 f"{loc}.circle.radius", f"radius {radius!r} m is not in (0, 1e6]"
             )
         check_count(len(items) + 1, "fence items", loc, MAX_ITEMS)
-        command = FENCE_CIRCLE_INCLUSION if inclusion else FENCE_CIRCLE_EXCLUSION
+        command = (
+            mav_cmd.NAV_FENCE_CIRCLE_INCLUSION if inclusion else mav_cmd.NAV_FENCE_CIRCLE_EXCLUSION
+        )
         items.append(
             _geo_item(len(items), command, FRAME_GLOBAL, lat, lon, 0.0, radius, MISSION_TYPE_FENCE)
         )
@@ -394,7 +395,14 @@ def _rally(value: Any) -> list[MissionItem]:
         lat, lon, alt = _lat_lon(p, f"rallyPoints.points[{i}]", 3)
         items.append(
             _geo_item(
-                i, RALLY_POINT, FRAME_GLOBAL_RELATIVE_ALT, lat, lon, alt, 0.0, MISSION_TYPE_RALLY
+                i,
+                mav_cmd.NAV_RALLY_POINT,
+                FRAME_GLOBAL_RELATIVE_ALT,
+                lat,
+                lon,
+                alt,
+                0.0,
+                MISSION_TYPE_RALLY,
             )
         )
     return items

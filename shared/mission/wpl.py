@@ -25,14 +25,13 @@ from __future__ import annotations
 import math
 import re
 
+from shared import mav_cmd
 from shared.mission.checks import Where, check_count, make_item
 from shared.mission.errors import MissionFileError
 from shared.mission.items import (
-    DO_JUMP,
     FRAME_GLOBAL,
     MAX_ITEMS,
     MISSION_TYPE_MISSION,
-    NAV_WAYPOINT,
     MissionFile,
     MissionItem,
 )
@@ -124,12 +123,12 @@ def parse_wpl(text: str) -> MissionFile:
             raise MissionFileError(_where(number, 2), f"current must be 0 or 1, not {ints[1]}")
         rows.append((number, ints, floats))
     home: tuple[float, float, float] | None = None
-    if rows and rows[0][1][1:4] == [1, FRAME_GLOBAL, NAV_WAYPOINT]:
+    if rows and rows[0][1][1:4] == [1, FRAME_GLOBAL, mav_cmd.NAV_WAYPOINT]:
         number, _, floats = rows[0]
         make_item(  # checked as the position it is
             seq=0,
             frame=FRAME_GLOBAL,
-            command=NAV_WAYPOINT,
+            command=mav_cmd.NAV_WAYPOINT,
             autocontinue=1,
             params=(0.0, 0.0, 0.0, 0.0, floats[4], floats[5], floats[6]),
             mission_type=MISSION_TYPE_MISSION,
@@ -144,7 +143,7 @@ def parse_wpl(text: str) -> MissionFile:
     items: list[MissionItem] = []
     for seq, (number, ints, floats) in enumerate(rows):
         params = (floats[0], floats[1], floats[2], floats[3], floats[4], floats[5], floats[6])
-        if ints[3] == DO_JUMP:
+        if ints[3] == mav_cmd.DO_JUMP:
             target = floats[0]
             if not (math.isfinite(target) and target.is_integer()) or not (
                 0 <= int(target) - shift < len(rows)

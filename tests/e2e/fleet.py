@@ -91,7 +91,7 @@ class Fleet:
         config = msgspec.structs.replace(
             config,
             broker=msgspec.structs.replace(config.broker, keepalive_s=keepalive_s),
-            driver=agent_config.DriverSection(kind=driver_kind, settings=driver),
+            driver=agent_config.DriverSection.of(driver_kind, driver),
         )
         agent_config.write(config, path)
         return int(created["id"]), path
@@ -157,11 +157,12 @@ class Fleet:
             stop_process(self.control_plane)
             self.control_plane = None
 
-    def start_agent(self, node_id: int, config: Path) -> subprocess.Popen[bytes]:
+    def start_agent(self, node_id: int, config: Path, *args: str) -> subprocess.Popen[bytes]:
+        """``gosd agent --config CONFIG ARGS...`` (no ``GOSD_*`` variables of the test's)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("GOSD_")}
         agent = self._spawn(
             f"agent-{node_id}",
-            [sys.executable, "-m", "gosd", "agent", "--config", str(config)],
+            [sys.executable, "-m", "gosd", "agent", "--config", str(config), *args],
             env,
         )
         self.agents[node_id] = agent

@@ -113,7 +113,7 @@ def make_config(
         broker=BrokerSection(url=broker_url, keepalive_s=keepalive_s),
         control_plane=ControlPlaneSection(url=control_plane_url),
         agent=AgentSection(data_dir=str(tmp / "agent-data"), telemetry_hz=5.0),
-        driver=DriverSection(kind=driver, settings=settings or {}),
+        driver=DriverSection.of(driver, settings or {}),
     )
     path = tmp / "agent.toml"
     agent_config.write(config, path)

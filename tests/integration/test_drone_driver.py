@@ -21,6 +21,7 @@ import pytest
 from edge_agent.drivers import DriverError, load_driver
 from edge_agent.drivers.drone import DroneDriver
 from edge_agent.drivers.vehicle import Mode
+from shared import mav_cmd
 from shared.errors import JobFailure, RpcErrorCode
 from shared.messages import JobSpec, Progress
 from shared.mission import parse_mission_file
@@ -34,7 +35,6 @@ SPEEDUP = 25.0
 """Simulated seconds per wall second: a 3-waypoint mission flies in a few seconds."""
 
 ARM_DISARM = 400
-NAV_TAKEOFF = 22
 
 
 def metres_from_home(driver: DroneDriver) -> float:
@@ -295,7 +295,7 @@ async def test_a_rejected_command_is_a_clear_error(
     assert failure.value.code is RpcErrorCode.NOT_ARMABLE
     assert "arm: denied" in str(failure.value)
     # In a job, a refused takeoff fails it with the command named.
-    fleet.faults[0].set_rejected(frozenset({NAV_TAKEOFF}))
+    fleet.faults[0].set_rejected(frozenset({mav_cmd.NAV_TAKEOFF}))
     spec = job()
     await driver.prepare(spec, {"mission": mission_file(tmp_path, wpl_mission(2))})
     with pytest.raises(DriverError) as failure:

@@ -57,3 +57,13 @@ def test_a_job_without_a_mission_file_is_invalid(tmp_path: Path) -> None:
         plan_flight(JobSpec(plan_id=1, job_id=1), {"photo": write(tmp_path, b"x")}, 10.0)
     assert refused.value.code is JobFailure.INVALID_JOB
     assert "no mission file" in str(refused.value)
+
+
+def test_the_mission_key_is_preferred_to_waypoint(tmp_path: Path) -> None:
+    """A job carrying both keys flies ``mission``, the file the control plane checked first."""
+    files = {
+        "waypoint": write(tmp_path, wpl_mission(1, height_m=25.0), "w.txt"),
+        "mission": write(tmp_path, wpl_mission(3, height_m=40.0), "m.txt"),
+    }
+    flight, _ = plan_flight(JobSpec(plan_id=1, job_id=1), files, 10.0)
+    assert (flight.total, flight.takeoff_alt_m) == (4, 40.0)

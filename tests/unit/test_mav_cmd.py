@@ -1,0 +1,15 @@
+"""``shared.mav_cmd`` writes MAVLink command numbers out for code without pymavlink (the
+agent, the mission parser): each must be the number of its name in MAVLink's common set."""
+
+from __future__ import annotations
+
+from pymavlink.dialects.v20 import common as mavlink
+
+from shared import mav_cmd
+
+
+def test_every_command_number_is_mavlinks() -> None:
+    names = [n for n in vars(mav_cmd) if n.isupper()]
+    assert "NAV_TAKEOFF" in names and "NAV_RALLY_POINT" in names
+    for name in names:
+        assert getattr(mav_cmd, name) == getattr(mavlink, f"MAV_CMD_{name}"), name
