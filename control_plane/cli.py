@@ -27,6 +27,7 @@ from control_plane.services.hashing import new_secret
 from control_plane.services.nodes import NodeWrite, PointWrite
 from control_plane.services.principal import Principal
 from control_plane.settings import Settings, SettingsError, broker_url, listen_address
+from control_plane.stopping import StopRequested
 from shared import agent_config
 from shared.enums import NodeType
 from shared.topics import CONTROL_PLANE_USERNAME
@@ -351,6 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"gosd: {exc}", file=sys.stderr)
         return 1
+    except StopRequested:  # SIGINT or SIGTERM to ``serve``/``demo``: a requested stop
+        return 0
     except KeyboardInterrupt:
         return 130
 

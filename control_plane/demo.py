@@ -13,6 +13,7 @@ from pathlib import Path
 
 import msgspec
 
+from control_plane.child_processes import ChildProcesses
 from control_plane.db.lifecycle import open_database
 from control_plane.demo_mission import HOME, sample_plan
 from control_plane.server import bind, serve_on
@@ -24,6 +25,7 @@ from control_plane.services.nodes import NodeWrite, PointType, PointWrite
 from control_plane.services.plans import PlanWrite
 from control_plane.services.principal import Principal
 from control_plane.settings import Settings, listen_address
+from control_plane.stopping import stop_ignored, stop_raises
 from shared import agent_config
 from shared.enums import NodeType
 from shared.mission import MISSION_KEY
@@ -126,59 +128,65 @@ curl $B/api/v2/plans/2/jobs/1/events {auth}
 
 def run_demo(settings: Settings, *, host: str, port: int) -> int:
     """Seed a temporary data dir, serve with simulated drones and an agent per node until
-    Ctrl-C, clean up.
+    SIGINT or SIGTERM, then stop the children and remove the data dir.
 
     The embedded broker takes any free port unless ``GOSD_MQTT_LISTEN`` names one, so
     the demo runs beside a broker that already holds 1883; the simulated drones take
     PX4 SITL's ports (14540 + i) when they are free, other free UDP ports otherwise.
+    A stop signal while it starts up raises ``StopRequested`` after the same clean-up.
     """
-    data_dir = Path(tempfile.mkdtemp(prefix="gosd-demo-"))
+    children = ChildProcesses()
+    data_dir: Path | None = None
+    with stop_raises():
+        try:
+            data_dir = Path(tempfile.mkdtemp(prefix="gosd-demo-"))
+            _seed_and_serve(settings, host, port, data_dir, children)
+        finally:
+            with stop_ignored():
+                children.stop()
+                if data_dir is not None:
+                    shutil.rmtree(data_dir, ignore_errors=True)
+    return 0
+
+
+def _seed_and_serve(
+    settings: Settings, host: str, port: int, data_dir: Path, children: ChildProcesses
+) -> None:
+    """The demo's life between set-up and clean-up; returns when it is asked to stop."""
     demo_settings = settings.with_changes(data_dir=data_dir, database_url="")
     mqtt_host, mqtt_port = listen_address(settings.mqtt_listen, "GOSD_MQTT_LISTEN")
     if not settings.mqtt_url and (mqtt_port == 0 or settings.mqtt_listen == DEFAULT_LISTEN):
         # Agents need the real port in their configs, so pick it here.
         demo_settings = demo_settings.with_changes(mqtt_listen=f"{mqtt_host}:{free_port()}")
-    children: list[subprocess.Popen[bytes]] = []
-    try:
-        mission = data_dir / SAMPLE_MISSION
-        mission.write_bytes(sample_plan(HOME))
-        demo_nodes = asyncio.run(seed(demo_settings, mission.read_bytes()))
-        sock = bind(host, port)
-        base_url = f"http://{host}:{sock.getsockname()[1]}{settings.base_path}"
-        demo_settings = demo_settings.with_changes(public_url=base_url)
-        drones = [n for n in demo_nodes if n.type is NodeType.AIR]
-        sim_port = free_udp_ports(len(drones), first=PX4_SITL_API_PORT)
-        children.append(_start_simulator(len(drones), sim_port))
-        for node in demo_nodes:
-            instance = drones.index(node) if node in drones else None
-            children.append(_start_agent(demo_settings, node, instance, sim_port))
-        print(walkthrough(base_url, mission, [n.id for n in drones]), flush=True)
-        print(
-            f"gosd demo: control plane at {base_url}, broker at "
-            f"{broker_url_for_agents(demo_settings)}, {len(drones)} simulated drones on UDP "
-            f"{sim_port}-{sim_port + len(drones) - 1} ({DEMO_SPEEDUP:g}x real time), agents "
-            f"for nodes {', '.join(str(n.id) for n in demo_nodes)} (data in {data_dir}); "
-            "Ctrl-C stops it",
-            flush=True,
-        )
-        asyncio.run(serve_on(demo_settings, sock))
-    finally:
-        for child in children:
-            child.terminate()
-        for child in children:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-        shutil.rmtree(data_dir, ignore_errors=True)
-    return 0
+    mission = data_dir / SAMPLE_MISSION
+    mission.write_bytes(sample_plan(HOME))
+    demo_nodes = asyncio.run(seed(demo_settings, mission.read_bytes()))
+    sock = bind(host, port)
+    base_url = f"http://{host}:{sock.getsockname()[1]}{settings.base_path}"
+    demo_settings = demo_settings.with_changes(public_url=base_url)
+    drones = [n for n in demo_nodes if n.type is NodeType.AIR]
+    sim_port = free_udp_ports(len(drones), first=PX4_SITL_API_PORT)
+    _start_simulator(children, len(drones), sim_port)
+    for node in demo_nodes:
+        instance = drones.index(node) if node in drones else None
+        _start_agent(children, demo_settings, node, instance, sim_port)
+    print(walkthrough(base_url, mission, [n.id for n in drones]), flush=True)
+    print(
+        f"gosd demo: control plane at {base_url}, broker at "
+        f"{broker_url_for_agents(demo_settings)}, {len(drones)} simulated drones on UDP "
+        f"{sim_port}-{sim_port + len(drones) - 1} ({DEMO_SPEEDUP:g}x real time), agents "
+        f"for nodes {', '.join(str(n.id) for n in demo_nodes)} (data in {data_dir}); "
+        "Ctrl-C stops it",
+        flush=True,
+    )
+    # The agents stop first, while their broker still runs: each says it is offline.
+    asyncio.run(serve_on(demo_settings, sock, on_stop=children.terminate))
 
 
-def _start_simulator(vehicles: int, base_port: int) -> subprocess.Popen[bytes]:
+def _start_simulator(children: ChildProcesses, vehicles: int, base_port: int) -> None:
     """``gosd sim``: vehicle i sends its MAVLink to 127.0.0.1:(base_port + i)."""
     lat, lon, alt = HOME
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+    children.start(
         [
             *(sys.executable, "-m", "gosd", "sim"),
             *("--vehicles", str(vehicles), "--base-port", str(base_port)),
@@ -190,8 +198,12 @@ def _start_simulator(vehicles: int, base_port: int) -> subprocess.Popen[bytes]:
 
 
 def _start_agent(
-    settings: Settings, node: DemoNode, instance: int | None, sim_port: int
-) -> subprocess.Popen[bytes]:
+    children: ChildProcesses,
+    settings: Settings,
+    node: DemoNode,
+    instance: int | None,
+    sim_port: int,
+) -> None:
     """An edge agent as its own process (as on a real node): a drone's flies simulated
     vehicle ``instance``, the depot's runs the fake driver."""
     config = agent_setup.agent_config(settings, node.id, node.secret, node.type)
@@ -203,7 +215,7 @@ def _start_agent(
     config = msgspec.structs.replace(config, driver=driver)
     path = settings.data_dir / f"agent-{node.id}.toml"
     agent_config.write(config, path)
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+    children.start(
         [sys.executable, "-m", "gosd", "agent", "--config", str(path)],
         stdin=subprocess.DEVNULL,
     )

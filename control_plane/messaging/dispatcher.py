@@ -16,7 +16,7 @@ from typing import Any
 from control_plane.errors import Conflict, NodeUnreachable
 from control_plane.messaging.bridge import MqttBridge, NotConnected
 from control_plane.messaging.node_state import NodeStates
-from control_plane.messaging.rpc import RpcClient, RpcFailed, RpcTimeout
+from control_plane.messaging.rpc import NodeOffline, RpcClient, RpcFailed, RpcTimeout
 from control_plane.messaging.tasks import cancel_all
 from control_plane.services.container import Services
 from control_plane.services.jobs import JobOut
@@ -155,6 +155,8 @@ class Dispatcher:
                 raise Conflict(
                     f"node {job.node_id} refused {method}: {exc.message}", rpc_code=exc.code
                 ) from exc
+            if isinstance(exc, NodeOffline):
+                raise exc.error("; the job goes on") from exc
             raise NodeUnreachable(
                 f"node {job.node_id} did not answer {method}; the job goes on",
                 node_id=job.node_id,

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from shared.messages import AgentInfo, Network, NodeStatus, StatusCode
+from shared.topics import NodeTopic
 
 WATCH_QUEUE_SIZE = 256
 """Updates a slow web client may fall behind by; older ones are dropped for it."""
@@ -121,6 +122,22 @@ class NodeStates:
         node.telemetry[name] = sample
         node.status = msgspec.structs.replace(node.status, last_seen=now)
         self._push(node, Update("msg", node_id, sample))
+
+    def cleared(self, node_id: int, kind: NodeTopic, name: str | None) -> None:
+        """A retained topic of the node was cleared: drop what it held.
+
+        A cleared status leaves the state as it was (only removing a node clears it,
+        and ``forget`` drops the whole node). Nothing is recorded for a node unknown
+        here: the clears of a removed node come back after ``forget``.
+        """
+        node = self._nodes.get(node_id)
+        if node is None:
+            return
+        if kind is NodeTopic.NETWORK and node.status.link is not None:
+            node.status = msgspec.structs.replace(node.status, link=None)
+            self._push(node, Update("status", node_id, node.status))
+        elif kind is NodeTopic.MSG and name is not None:
+            node.telemetry.pop(name, None)
 
     def seen(self, node_id: int) -> None:
         node = self._node(node_id)

@@ -1,7 +1,8 @@
 """Route what the broker delivers to node state, RPC and dispatch.
 
 Every payload is decoded strictly (``shared.codec``); anything malformed is logged
-and dropped, so no agent, broken or hostile, can crash the control plane or change
+and dropped (an empty payload on a retained topic is no message but the topic being
+cleared), so no agent, broken or hostile, can crash the control plane or change
 state with a message that does not follow the protocol.
 """
 
@@ -24,6 +25,10 @@ log = logging.getLogger(__name__)
 
 WARN_EVERY_S = 10.0
 
+CLEARABLE = frozenset({NodeTopic.STATUS, NodeTopic.NETWORK, NodeTopic.MSG})
+"""The retained topics (DESIGN §4): on these an empty payload means "cleared", not
+malformed. Anywhere else an empty payload breaks the protocol."""
+
 
 class Router:
     def __init__(self, states: NodeStates, rpc: RpcClient, dispatcher: Dispatcher) -> None:
@@ -39,10 +44,13 @@ class Router:
         if parsed is None:
             return
         node_id, kind, name = parsed
+        if not payload and kind in CLEARABLE:
+            # An empty retained message clears the topic (MQTT 3.1.1 §3.3.1.3): the
+            # control plane does so when it removes a node, and gets its own clears back.
+            self._states.cleared(node_id, kind, name)
+            return
         try:
             if kind is NodeTopic.STATUS:
-                if not payload:
-                    return  # a cleared retained status (the node was removed)
                 if self._states.on_status(node_id, decode(payload, NodeStatus)):
                     self._dispatcher.node_status_changed(node_id)
             elif kind is NodeTopic.MSG and name is not None:

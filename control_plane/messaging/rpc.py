@@ -12,12 +12,15 @@ import contextlib
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
+from control_plane.errors import NodeUnreachable
 from control_plane.messaging.bridge import MqttBridge, NotConnected
+from control_plane.messaging.node_state import LiveStatus
 from shared import topics
 from shared.codec import encode
-from shared.messages import RpcRequest, RpcResponse
+from shared.messages import RpcRequest, RpcResponse, StatusCode
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,29 @@ _MAX_WAIT_S = 4.0
 
 class RpcTimeout(TimeoutError):
     """The node did not answer in time (offline, or the broker dropped the request)."""
+
+
+class NodeOffline(RpcTimeout):
+    """The node is known not to be connected, so the request was not (or no longer) sent."""
+
+    def __init__(self, node_id: int, method: str, status: LiveStatus) -> None:
+        self.node_id = node_id
+        self.status = status
+        if status.since is None:
+            why = "has not connected since the control plane started"
+        else:
+            why = f"is not connected ({status.state} since {status.since:%Y-%m-%d %H:%M:%S %Z})"
+        self.why = f"node {node_id} {why}"
+        super().__init__(f"{self.why}: it cannot answer {method}")
+
+    def error(self, consequence: str = "") -> NodeUnreachable:
+        """The API's 503, saying the node is offline and since when."""
+        return NodeUnreachable(
+            str(self) + consequence,
+            node_id=self.node_id,
+            node_state=self.status.state,
+            since=self.status.since,
+        )
 
 
 class RpcFailed(Exception):
@@ -39,8 +65,10 @@ class RpcFailed(Exception):
 
 
 class RpcClient:
-    def __init__(self, bridge: MqttBridge) -> None:
+    def __init__(self, bridge: MqttBridge, presence: Callable[[int], LiveStatus]) -> None:
         self._bridge = bridge
+        self._presence = presence
+        """The node's live status; a call goes out only while it says ``online``."""
         self._pending: dict[str, tuple[int, asyncio.Future[Any]]] = {}
 
     async def call(
@@ -52,7 +80,8 @@ class RpcClient:
         timeout_s: float,
         request_id: str | None = None,
     ) -> Any:
-        """The result of ``method`` on the node; RpcFailed or RpcTimeout otherwise."""
+        """The result of ``method`` on the node; RpcFailed or RpcTimeout otherwise
+        (NodeOffline, at once, when the node is not connected)."""
         request_id = request_id or f"{method}-{secrets.token_hex(8)}"
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = (node_id, future)
@@ -61,6 +90,7 @@ class RpcClient:
         wait = _FIRST_WAIT_S
         try:
             while True:
+                self._check_online(node_id, method)
                 with contextlib.suppress(NotConnected):
                     await self._bridge.publish(topics.rpc_send(node_id), payload, qos=1)
                 remaining = deadline - time.monotonic()
@@ -74,6 +104,11 @@ class RpcClient:
         finally:
             del self._pending[request_id]
             future.cancel()
+
+    def _check_online(self, node_id: int, method: str) -> None:
+        status = self._presence(node_id)
+        if status.state != StatusCode.ONLINE.label:
+            raise NodeOffline(node_id, method, status)
 
     def on_response(self, node_id: int, response: RpcResponse) -> None:
         if response.id is None:

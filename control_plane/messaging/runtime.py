@@ -22,7 +22,7 @@ from control_plane.messaging.dispatcher import Dispatcher
 from control_plane.messaging.embedded_broker import EmbeddedBroker
 from control_plane.messaging.node_state import NodeStates
 from control_plane.messaging.router import Router
-from control_plane.messaging.rpc import RpcClient, RpcFailed, RpcTimeout
+from control_plane.messaging.rpc import NodeOffline, RpcClient, RpcFailed, RpcTimeout
 from control_plane.messaging.tasks import cancel_all
 from control_plane.services.container import Services
 from control_plane.settings import Settings, broker_url, listen_address
@@ -60,7 +60,7 @@ class Messaging:
             tls=tls,
             on_message=self._on_message,
         )
-        self.rpc = RpcClient(self.bridge)
+        self.rpc = RpcClient(self.bridge, self.states.status)
         self.dispatcher = Dispatcher(
             services,
             self.states,
@@ -101,11 +101,14 @@ class Messaging:
             await self.broker.stop()
 
     async def ask(self, node_id: int, method: str, params: dict[str, Any]) -> Any:
-        """Call an agent method for a person; RPC failures become the API's errors."""
+        """Call an agent method for a person; RPC failures become the API's errors (a
+        node known to be offline answers 503 at once)."""
         try:
             return await self.rpc.call(
                 node_id, method, params, timeout_s=self._settings.rpc_timeout_s
             )
+        except NodeOffline as exc:
+            raise exc.error() from exc
         except RpcTimeout as exc:
             raise NodeUnreachable(f"node {node_id} did not answer {method}") from exc
         except RpcFailed as exc:
