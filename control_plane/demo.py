@@ -211,7 +211,9 @@ def _start_agent(
         driver = agent_config.DriverSection.of("fake", DEPOT_DRIVER)
     else:
         connection = agent_setup.drone_connection(sim_port + instance)
-        driver = msgspec.structs.replace(config.driver, settings={"connection": connection})
+        driver = agent_config.DriverSection.of(
+            "mavsdk", {**config.driver.settings, "connection": connection}
+        )
     config = msgspec.structs.replace(config, driver=driver)
     path = settings.data_dir / f"agent-{node.id}.toml"
     agent_config.write(config, path)

@@ -126,19 +126,23 @@ def holders(address: Address) -> set[int]:
     }
 
 
-def still_held(held: set[Address], started_at: float, stopped_at: float) -> list[str]:
-    """The addresses still held by a process that lived in the window of the run.
+def still_held(held: set[Address], started_at: float, stopped_at: float, run: Path) -> list[str]:
+    """The addresses still held by a process of the run: one that lived in the window of
+    the run and names the run's folder on its command line (every agent does, by its
+    config file; the simulator and the server itself are checked by PID).
 
     On a shared machine another process may take a freed port (the simulator's 14540 by
-    another demo, an ephemeral port) after the stop: a process that began before the run
-    or after the stop signal is not a leftover of it.
+    another demo running in parallel, an ephemeral port) after the stop: a process that
+    began before the run or after the stop signal, or belongs to another run, is not a
+    leftover of this one.
     """
     leftovers = []
     for address in held:
         for pid in holders(address):
             with contextlib.suppress(psutil.NoSuchProcess):
                 process = psutil.Process(pid)
-                if started_at <= process.create_time() <= stopped_at:
+                ours = any(str(run) in arg for arg in process.cmdline())
+                if ours and started_at <= process.create_time() <= stopped_at:
                     leftovers.append(f"{address} by {pid} {process.cmdline()}")
     return leftovers
 
@@ -194,7 +198,7 @@ def test_the_demo_stops_everything_it_started(tmp_path: Path, sig: signal.Signal
             alive = [pid for pid in children if not gone(pid)]
             assert alive == [], f"children still running: {alive}"
             assert not data_dir.exists(), "the demo's data folder is left behind"
-            assert still_held(held, started_at, stopped_at) == []
+            assert still_held(held, started_at, stopped_at, data_dir) == []
             assert "Traceback" not in demo.text()
         finally:
             kill_leftovers(children)
@@ -235,15 +239,14 @@ def test_serve_stops_with_a_live_stream_open(tmp_path: Path, sig: signal.Signals
         httpx.Client(base_url=server.base_url, timeout=30) as http,
     ):
         auth = login(http)
-        started_at = psutil.Process(server.process.pid).create_time()
+        # the broker is a thread of the server: its exit closes the broker's port too
         held = held_addresses([server.process.pid])
         assert (socket.SOCK_STREAM, "127.0.0.1", broker_port) in held
         with http.stream("GET", "/api/v2/nodes/1/stream", headers=auth) as stream:
             first = next(stream.iter_lines())
             assert first.startswith("event:"), first
-            stopping, stopped_at = time.monotonic(), time.time()
+            stopping = time.monotonic()
             server.process.send_signal(sig)
             assert server.process.wait(timeout=GRACEFUL_STOP_S + 15) == 0, server.text()
         took = time.monotonic() - stopping
         assert took < GRACEFUL_STOP_S + 5, f"stopped after {took:.1f} s"
-        assert still_held(held, started_at, stopped_at) == []
