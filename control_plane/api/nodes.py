@@ -6,7 +6,7 @@ import msgspec
 from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
-from control_plane.api.auth import Caller, MessagingDep
+from control_plane.api.auth import Caller, MessagingDep, ServicesDep
 from control_plane.api.params import PathId
 from control_plane.messaging.node_state import LiveStatus, NodeStates
 from control_plane.services import nodes
@@ -68,10 +68,15 @@ class NodesController(Controller):
         summary="Delete a node (admin)",
     )
     async def delete_node(
-        self, principal: Caller, messaging: MessagingDep, node_id: FromPath[PathId]
+        self,
+        principal: Caller,
+        messaging: MessagingDep,
+        services: ServicesDep,
+        node_id: FromPath[PathId],
     ) -> NodeOut:
         """Delete a node; 409 while plans still name it. Answers the deleted node. Its
-        broker account ends with it, and its retained messages are cleared."""
+        broker account and tokens end with it, and its retained messages are cleared."""
         node = await nodes.delete_node(principal, node_id)
+        services.auth.forget_node(node_id)
         await messaging.forget_node(node_id)
         return node
