@@ -8,8 +8,9 @@ import msgspec
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from control_plane.db.models import Group, OAuthClient, User
+from control_plane.db.models import Group, OAuthClient, Token, User
 from control_plane.errors import Conflict, InvalidInput, NotFound
+from control_plane.services.clock import Clock, utc_now
 from control_plane.services.hashing import hash_password, new_secret
 from control_plane.services.principal import Principal
 
@@ -102,15 +103,19 @@ async def list_users() -> list[UserOut]:
     ]
 
 
-async def set_password(username: str, password: str) -> None:
-    """Change a password; it also lifts a login lock-out."""
+async def set_password(username: str, password: str, *, clock: Clock = utc_now) -> None:
+    """Change a password; it also lifts a login lock-out and revokes the user's tokens
+    (whoever knew the old password may hold one)."""
     _check_password(password)
     password_hash = await asyncio.to_thread(hash_password, password)
-    updated = await User.filter(username=username).update(
-        password_hash=password_hash, failed_logins=0, locked_until=None
-    )
-    if not updated:
-        raise NotFound(f"no user {username!r}")
+    async with in_transaction():
+        user = await User.get_or_none(username=username)
+        if user is None:
+            raise NotFound(f"no user {username!r}")
+        await User.filter(id=user.id).update(
+            password_hash=password_hash, failed_logins=0, locked_until=None
+        )
+        await Token.filter(user_id=user.id, revoked_at=None).update(revoked_at=clock())
 
 
 async def remove_user(username: str) -> None:

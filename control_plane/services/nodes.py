@@ -8,9 +8,10 @@ from typing import Annotated, Any
 import msgspec
 from tortoise.transactions import in_transaction
 
-from control_plane.db.models import Group, Node, Plan, Point
+from control_plane.db.models import Group, Node, Plan, Point, Token
 from control_plane.errors import Conflict, InvalidInput, NotFound
 from control_plane.services.accounts import group_by_name
+from control_plane.services.clock import Clock, utc_now
 from control_plane.services.hashing import hash_node_secret, new_secret, verify_node_secret
 from control_plane.services.principal import Principal
 from shared.enums import NodeType
@@ -220,13 +221,16 @@ async def delete_node(principal: Principal, node_id: int) -> NodeOut:
     return out
 
 
-async def rotate_secret(principal: Principal, node_id: int) -> str:
-    """Give a node a new secret; the old one stops working at once."""
+async def rotate_secret(principal: Principal, node_id: int, *, clock: Clock = utc_now) -> str:
+    """Give a node a new secret; the old one stops working at once, and so do the tokens
+    it was traded for."""
     principal.require_admin()
-    node = await _own_node(principal, node_id)
     secret = new_secret()
-    node.secret_hash = hash_node_secret(secret)
-    await node.save(update_fields=["secret_hash"])
+    async with in_transaction():
+        node = await _own_node(principal, node_id)
+        node.secret_hash = hash_node_secret(secret)
+        await node.save(update_fields=["secret_hash"])
+        await Token.filter(node_id=node.id, revoked_at=None).update(revoked_at=clock())
     return secret
 
 
