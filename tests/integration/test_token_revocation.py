@@ -64,7 +64,7 @@ async def test_a_revoked_access_token_is_refused_by_the_next_request(
         data={
             "token": auth["Authorization"][7:],
             "client_id": CLIENT_ID,
-            "client_secret": "999999",
+            "client_secret": CLIENT_SECRET,
         },
     )
     assert r.status_code == 200
