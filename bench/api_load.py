@@ -189,7 +189,7 @@ async def run(
         plan_id = await _populate(client, auth, count)
         routes = [
             Route("GET /api/v2/ok (bare)", "GET", "/api/v2/ok", authenticated=False),
-            Route("GET /api/v1/user/ (token + 1 row)", "GET", "/api/v1/user/"),
+            Route("GET /api/v1/user/ (authenticated, trivial)", "GET", "/api/v1/user/"),
             Route(f"GET /api/v1/nodes/ ({count} nodes x 3 points)", "GET", "/api/v1/nodes/"),
             Route(f"GET /api/v2/nodes/ ({count} nodes x 3 points)", "GET", "/api/v2/nodes/"),
             Route(f"GET /api/v2/plans/ ({count} plans)", "GET", "/api/v2/plans/"),

@@ -28,9 +28,11 @@ class NodesV1Controller(Controller):
     tags = ["nodes"]
 
     @get("/", operation_id="v1_list_nodes", summary="List nodes")
-    async def list_nodes(self, principal: Caller, messaging: MessagingDep) -> list[NodeView]:
+    async def list_nodes(
+        self, principal: Caller, messaging: MessagingDep, services: ServicesDep
+    ) -> list[NodeView]:
         """The nodes of the caller's group with their points, in the seed's shape."""
-        return [_view(n, messaging.states) for n in await nodes.list_nodes(principal)]
+        return [_view(n, messaging.states) for n in await services.listings.nodes(principal)]
 
 
 class NodesController(Controller):
@@ -38,9 +40,11 @@ class NodesController(Controller):
     tags = ["nodes"]
 
     @get("/", operation_id="list_nodes", summary="List nodes")
-    async def list_nodes(self, principal: Caller, messaging: MessagingDep) -> list[NodeView]:
+    async def list_nodes(
+        self, principal: Caller, messaging: MessagingDep, services: ServicesDep
+    ) -> list[NodeView]:
         """The nodes of the caller's group with their points and live status."""
-        return [_view(n, messaging.states) for n in await nodes.list_nodes(principal)]
+        return [_view(n, messaging.states) for n in await services.listings.nodes(principal)]
 
     @post("/", operation_id="create_node", summary="Create a node (admin)")
     async def create_node(self, principal: Caller, data: JSONBody[NodeWrite]) -> NodeCreated:

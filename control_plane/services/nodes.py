@@ -13,6 +13,7 @@ from control_plane.errors import Conflict, InvalidInput, NotFound
 from control_plane.services.accounts import group_by_name
 from control_plane.services.clock import Clock, utc_now
 from control_plane.services.hashing import hash_node_secret, new_secret, verify_node_secret
+from control_plane.services.listing_cache import NODE_WRITES
 from control_plane.services.plain_select import PlainSelect, json_value
 from control_plane.services.principal import Principal
 from shared.enums import NodeType
@@ -189,16 +190,19 @@ async def create_node(
     """Create a node in the caller's group (or ``group``, for the CLI) with a new secret."""
     principal.require_admin()
     secret = new_secret()
-    async with in_transaction():
-        group_id = (await group_by_name(group)).id if group else principal.group_id
-        node = await Node.create(
-            name=data.name,
-            description=data.description,
-            type_name=data.type_name.value,
-            group_id=group_id,
-            secret_hash=hash_node_secret(secret),
-        )
-        points = await _write_points(node, data.points)
+    try:
+        async with in_transaction():
+            group_id = (await group_by_name(group)).id if group else principal.group_id
+            node = await Node.create(
+                name=data.name,
+                description=data.description,
+                type_name=data.type_name.value,
+                group_id=group_id,
+                secret_hash=hash_node_secret(secret),
+            )
+            points = await _write_points(node, data.points)
+    finally:
+        NODE_WRITES.bump()
     out = _node_out(node, points)
     return NodeCreated(**msgspec.structs.asdict(out), secret=secret)
 
@@ -206,28 +210,36 @@ async def create_node(
 async def replace_node(principal: Principal, node_id: int, data: NodeWrite) -> NodeOut:
     """Replace a node's fields and points (the secret is kept)."""
     principal.require_admin()
-    async with in_transaction():
-        node = await _own_node(principal, node_id)
-        node.name, node.description = data.name, data.description
-        node.type_name = data.type_name.value
-        await node.save()
-        await Point.filter(node_id=node.id).delete()
-        points = await _write_points(node, data.points)
+    try:
+        async with in_transaction():
+            node = await _own_node(principal, node_id)
+            node.name, node.description = data.name, data.description
+            node.type_name = data.type_name.value
+            await node.save()
+            await Point.filter(node_id=node.id).delete()
+            points = await _write_points(node, data.points)
+    finally:
+        NODE_WRITES.bump()
     return _node_out(node, points)
 
 
 async def delete_node(principal: Principal, node_id: int) -> NodeOut:
     """Delete a node; refused while plans still name it."""
     principal.require_admin()
-    async with in_transaction():
-        out = await get_node(principal, node_id)
-        plan_ids = await Plan.filter(node_id=node_id).order_by("id").values_list("id", flat=True)
-        if plan_ids:
-            raise Conflict(
-                f"node {node_id} is used by plans {list(plan_ids)}: delete them first",
-                plans=list(plan_ids),
+    try:
+        async with in_transaction():
+            out = await get_node(principal, node_id)
+            plan_ids = (
+                await Plan.filter(node_id=node_id).order_by("id").values_list("id", flat=True)
             )
-        await Node.filter(id=node_id).delete()
+            if plan_ids:
+                raise Conflict(
+                    f"node {node_id} is used by plans {list(plan_ids)}: delete them first",
+                    plans=list(plan_ids),
+                )
+            await Node.filter(id=node_id).delete()
+    finally:
+        NODE_WRITES.bump()
     return out
 
 

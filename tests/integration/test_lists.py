@@ -1,8 +1,9 @@
 """The node and plan lists answer, byte for byte, what reading each item answers.
 
-The lists are built from plain rows in one query (the most polled routes), the single
-reads from ORM instances: any difference in a field's value, its JSON rendering (unicode,
-numbers, datetimes) or the order of points and files would show here.
+The lists are built from plain rows in one query (the most polled routes) and kept for a
+moment between changes; the single reads come from ORM instances. Any difference in a
+field's value, its JSON rendering (unicode, numbers, datetimes), the order of points and
+files, or a change the list missed would show here.
 """
 
 from __future__ import annotations
@@ -118,6 +119,11 @@ async def test_the_plan_list_answers_what_each_plan_read_answers(
     )
     assert r.status_code == 200, r.text
 
+    # Running a plan counts its jobs in the plan's row; the list must still agree.
+    assert (await client.get("/gosd/api/v2/plans/", headers=auth)).status_code == 200
+    r = await client.post(f"/gosd/api/v2/plans/{ids[1]}/jobs/", headers=auth)
+    assert r.status_code in {200, 201}, r.text
+
     singles = [(await client.get(f"/gosd/api/v2/plans/{i}", headers=auth)).content for i in ids]
     listed = await client.get("/gosd/api/v2/plans/", headers=auth)
     assert listed.status_code == 200
@@ -133,3 +139,80 @@ async def test_empty_lists_are_empty_arrays(client: AsyncTestClient, auth: Heade
         r = await client.get(path, headers=auth)
         assert r.status_code == 200
         assert r.content == b"[]"
+
+
+async def test_a_change_through_this_server_shows_in_the_next_list(
+    client: AsyncTestClient, auth: Headers
+) -> None:
+    """The lists are remembered between requests; a write here is seen at once."""
+
+    async def names(path: str) -> list[str]:
+        r = await client.get(path, headers=auth)
+        assert r.status_code == 200
+        return [item["name"] for item in r.json()]
+
+    assert await names("/gosd/api/v1/nodes/") == []
+    node = await _node(client, auth, "first", 1)
+    assert await names("/gosd/api/v1/nodes/") == ["first"]
+    r = await client.put(
+        f"/gosd/api/v2/nodes/{node}", headers=auth, json={"name": "renamed", "type_name": "air"}
+    )
+    assert r.status_code == 200
+    assert await names("/gosd/api/v2/nodes/") == ["renamed"]
+    assert (await client.get("/gosd/api/v1/nodes/", headers=auth)).json()[0]["points"] == []
+
+    assert await names("/gosd/api/v2/plans/") == []
+    r = await client.post("/gosd/api/v2/plans/", headers=auth, json={"name": "p", "node_id": node})
+    plan = r.json()["id"]
+    assert await names("/gosd/api/v2/plans/") == ["p"]
+    r = await client.put(
+        f"/gosd/api/v2/plans/{plan}", headers=auth, json={"name": "q", "node_id": node}
+    )
+    assert r.status_code == 200
+    assert await names("/gosd/api/v2/plans/") == ["q"]
+    r = await client.post(
+        "/gosd/api/v2/plans/",
+        headers=auth,
+        files={"name": (None, "from a form"), "node_id": (None, str(node))},
+    )
+    assert r.status_code == 201, r.text
+    assert await names("/gosd/api/v2/plans/") == ["q", "from a form"]
+    for plan_id in (plan, r.json()["id"]):
+        assert (
+            await client.delete(f"/gosd/api/v2/plans/{plan_id}", headers=auth)
+        ).status_code == 200
+    assert await names("/gosd/api/v2/plans/") == []
+    assert (await client.delete(f"/gosd/api/v2/nodes/{node}", headers=auth)).status_code == 200
+    assert await names("/gosd/api/v1/nodes/") == []
+
+
+async def test_a_refused_change_leaves_the_lists_as_they_were(
+    client: AsyncTestClient, auth: Headers
+) -> None:
+    node = await _node(client, auth, "kept", 2)
+    r = await client.post("/gosd/api/v2/plans/", headers=auth, json={"name": "p", "node_id": node})
+    assert r.status_code == 201
+    before = [
+        (await client.get(p, headers=auth)).content
+        for p in ("/gosd/api/v2/nodes/", "/gosd/api/v2/plans/")
+    ]
+    bad = [
+        ("PUT", f"/gosd/api/v2/nodes/{node}", {"name": "", "type_name": "air"}),
+        ("PUT", f"/gosd/api/v2/nodes/{node}", {"name": "x", "type_name": "submarine"}),
+        ("DELETE", f"/gosd/api/v2/nodes/{node}", None),  # a plan still names it
+        ("POST", "/gosd/api/v2/plans/", {"name": "p2", "node_id": 999_999}),
+        (
+            "PUT",
+            f"/gosd/api/v2/plans/{r.json()['id']}",
+            {"name": "p", "node_id": node, "files": {"m": "1x"}},
+        ),
+    ]
+    for method, path, body in bad:
+        answer = await client.request(method, path, headers=auth, json=body)
+        assert 400 <= answer.status_code < 500, (method, path, answer.text)
+        assert set(answer.json()) >= {"error_message", "code"}
+    after = [
+        (await client.get(p, headers=auth)).content
+        for p in ("/gosd/api/v2/nodes/", "/gosd/api/v2/plans/")
+    ]
+    assert after == before
