@@ -71,7 +71,9 @@ def main() -> None:
 def _run_gosd_from(source: Path) -> None:
     """Child processes import ``control_plane`` (etc.) from ``source`` first.
 
-    ``PYTHONPATH`` entries come before the installed (editable) distribution's finder.
+    ``python -m`` puts the working directory first on a child's path, then
+    ``PYTHONPATH``, then the installed (editable) distribution: so both are set. The
+    bench's own modules are imported already, from this checkout.
     """
     source = source.resolve()
     if not (source / "control_plane" / "__init__.py").is_file():
@@ -79,6 +81,7 @@ def _run_gosd_from(source: Path) -> None:
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(source), os.environ.get("PYTHONPATH", "")) if p
     )
+    os.chdir(source)
     print(f"gosd runs from {source}")
 
 
