@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+from pathlib import Path
 
 from bench import (
     api_load,
@@ -29,11 +31,26 @@ def main() -> None:
     parser.add_argument(
         "--only", action="append", choices=BENCHES, help="run only these (repeatable)"
     )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        help="seconds of wrk load per API route (default 8, 3 with --quick)",
+    )
+    parser.add_argument(
+        "--server-src",
+        type=Path,
+        metavar="DIR",
+        help="run gosd (server, CLI, agents) from the checkout in DIR, e.g. another commit's "
+        "worktree, so both are measured by this same bench",
+    )
     args = parser.parse_args()
+    if args.server_src is not None:
+        _run_gosd_from(args.server_src)
     chosen = set(args.only or BENCHES)
     if "api" in chosen:
+        seconds = args.seconds or (3.0 if args.quick else 8.0)
         with gosd_server() as server:
-            asyncio.run(api_load.run(server, requests=500 if args.quick else 3000))
+            asyncio.run(api_load.run(server, seconds=seconds, requests=500 if args.quick else 3000))
     if "blob" in chosen:
         with gosd_server() as server:
             blob_transfer.run(server, megabytes=50 if args.quick else 200)
@@ -49,6 +66,23 @@ def main() -> None:
             asyncio.run(mavsdk_drone.upload(500, 1 if args.quick else 3, loss))
     if "flight" in chosen:
         asyncio.run(flight.run(quick=args.quick))
+
+
+def _run_gosd_from(source: Path) -> None:
+    """Child processes import ``control_plane`` (etc.) from ``source`` first.
+
+    ``python -m`` puts the working directory first on a child's path, then
+    ``PYTHONPATH``, then the installed (editable) distribution: so both are set. The
+    bench's own modules are imported already, from this checkout.
+    """
+    source = source.resolve()
+    if not (source / "control_plane" / "__init__.py").is_file():
+        raise SystemExit(f"bench: {source} is not a gosd checkout (no control_plane/)")
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(source), os.environ.get("PYTHONPATH", "")) if p
+    )
+    os.chdir(source)
+    print(f"gosd runs from {source}")
 
 
 if __name__ == "__main__":

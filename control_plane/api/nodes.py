@@ -6,7 +6,7 @@ import msgspec
 from litestar import Controller, delete, get, post, put
 from litestar.params import FromPath, JSONBody
 
-from control_plane.api.auth import Caller, MessagingDep
+from control_plane.api.auth import Caller, MessagingDep, ServicesDep
 from control_plane.api.params import PathId
 from control_plane.messaging.node_state import LiveStatus, NodeStates
 from control_plane.services import nodes
@@ -28,9 +28,11 @@ class NodesV1Controller(Controller):
     tags = ["nodes"]
 
     @get("/", operation_id="v1_list_nodes", summary="List nodes")
-    async def list_nodes(self, principal: Caller, messaging: MessagingDep) -> list[NodeView]:
+    async def list_nodes(
+        self, principal: Caller, messaging: MessagingDep, services: ServicesDep
+    ) -> list[NodeView]:
         """The nodes of the caller's group with their points, in the seed's shape."""
-        return [_view(n, messaging.states) for n in await nodes.list_nodes(principal)]
+        return [_view(n, messaging.states) for n in await services.listings.nodes(principal)]
 
 
 class NodesController(Controller):
@@ -38,9 +40,11 @@ class NodesController(Controller):
     tags = ["nodes"]
 
     @get("/", operation_id="list_nodes", summary="List nodes")
-    async def list_nodes(self, principal: Caller, messaging: MessagingDep) -> list[NodeView]:
+    async def list_nodes(
+        self, principal: Caller, messaging: MessagingDep, services: ServicesDep
+    ) -> list[NodeView]:
         """The nodes of the caller's group with their points and live status."""
-        return [_view(n, messaging.states) for n in await nodes.list_nodes(principal)]
+        return [_view(n, messaging.states) for n in await services.listings.nodes(principal)]
 
     @post("/", operation_id="create_node", summary="Create a node (admin)")
     async def create_node(self, principal: Caller, data: JSONBody[NodeWrite]) -> NodeCreated:
@@ -68,10 +72,15 @@ class NodesController(Controller):
         summary="Delete a node (admin)",
     )
     async def delete_node(
-        self, principal: Caller, messaging: MessagingDep, node_id: FromPath[PathId]
+        self,
+        principal: Caller,
+        messaging: MessagingDep,
+        services: ServicesDep,
+        node_id: FromPath[PathId],
     ) -> NodeOut:
         """Delete a node; 409 while plans still name it. Answers the deleted node. Its
-        broker account ends with it, and its retained messages are cleared."""
+        broker account and tokens end with it, and its retained messages are cleared."""
         node = await nodes.delete_node(principal, node_id)
+        services.auth.forget_node(node_id)
         await messaging.forget_node(node_id)
         return node

@@ -94,9 +94,9 @@ class PlansController(Controller):
         )
 
     @get("/", operation_id="list_plans", summary="List plans")
-    async def list_plans(self, principal: Caller) -> list[PlanOut]:
+    async def list_plans(self, principal: Caller, services: ServicesDep) -> list[PlanOut]:
         """Every plan of the caller's group."""
-        return await plans.list_plans(principal)
+        return await services.listings.plans(principal)
 
     @get("/{plan_id:int}", operation_id="get_plan", summary="Get a plan")
     async def get_plan(self, principal: Caller, plan_id: FromPath[PathId]) -> PlanOut:

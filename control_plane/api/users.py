@@ -12,4 +12,4 @@ from control_plane.services.accounts import UserOut
 @get("/api/v1/user", operation_id="current_user", tags=["users"], summary="Who am I")
 async def current_user(principal: Caller) -> UserOut:
     """The calling user with their group."""
-    return await accounts.get_user(principal.id)
+    return accounts.user_of(principal)

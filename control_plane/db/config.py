@@ -7,6 +7,8 @@ from typing import Any
 APP_LABEL = "gosd"
 MODELS_MODULE = "control_plane.db.models"
 MIGRATIONS_MODULE = "control_plane.db.migrations"
+CONNECTION = "default"
+"""Tortoise's name for the one database connection (``tortoise.connections.get``)."""
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
@@ -14,12 +16,12 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
     if database_url.startswith("postgresql://"):
         database_url = "postgres://" + database_url.removeprefix("postgresql://")
     return {
-        "connections": {"default": database_url},
+        "connections": {CONNECTION: database_url},
         "apps": {
             APP_LABEL: {
                 "models": [MODELS_MODULE],
                 "migrations": MIGRATIONS_MODULE,
-                "default_connection": "default",
+                "default_connection": CONNECTION,
             }
         },
         "use_tz": True,

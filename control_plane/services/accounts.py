@@ -8,9 +8,11 @@ import msgspec
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from control_plane.db.models import Group, OAuthClient, User
+from control_plane.db.models import Group, OAuthClient, Token, User
 from control_plane.errors import Conflict, InvalidInput, NotFound
+from control_plane.services.clock import Clock, utc_now
 from control_plane.services.hashing import hash_password, new_secret
+from control_plane.services.principal import Principal
 
 
 class GroupOut(msgspec.Struct, frozen=True):
@@ -83,11 +85,15 @@ async def add_user(
     return UserOut(user.id, user.username, user.is_admin, GroupOut(grp.id, grp.name))
 
 
-async def get_user(user_id: int) -> UserOut:
-    user = await User.get_or_none(id=user_id).select_related("group")
-    if user is None:
-        raise NotFound("no such user")
-    return UserOut(user.id, user.username, user.is_admin, GroupOut(user.group.id, user.group.name))
+def user_of(principal: Principal) -> UserOut:
+    """The calling user as the check of their token read them (with their group), so
+    ``GET /api/v1/user/`` needs no database read of its own; at most a second old."""
+    return UserOut(
+        principal.id,
+        principal.name,
+        principal.is_admin,
+        GroupOut(principal.group_id, principal.group_name),
+    )
 
 
 async def list_users() -> list[UserOut]:
@@ -97,15 +103,19 @@ async def list_users() -> list[UserOut]:
     ]
 
 
-async def set_password(username: str, password: str) -> None:
-    """Change a password; it also lifts a login lock-out."""
+async def set_password(username: str, password: str, *, clock: Clock = utc_now) -> None:
+    """Change a password; it also lifts a login lock-out and revokes the user's tokens
+    (whoever knew the old password may hold one)."""
     _check_password(password)
     password_hash = await asyncio.to_thread(hash_password, password)
-    updated = await User.filter(username=username).update(
-        password_hash=password_hash, failed_logins=0, locked_until=None
-    )
-    if not updated:
-        raise NotFound(f"no user {username!r}")
+    async with in_transaction():
+        user = await User.get_or_none(username=username)
+        if user is None:
+            raise NotFound(f"no user {username!r}")
+        await User.filter(id=user.id).update(
+            password_hash=password_hash, failed_logins=0, locked_until=None
+        )
+        await Token.filter(user_id=user.id, revoked_at=None).update(revoked_at=clock())
 
 
 async def remove_user(username: str) -> None:

@@ -10,6 +10,7 @@ from control_plane.services.blobs import BlobService
 from control_plane.services.clock import Clock, utc_now
 from control_plane.services.dispatch import DispatchService
 from control_plane.services.jobs import JobService
+from control_plane.services.listings import Listings
 from control_plane.settings import Settings
 
 
@@ -21,6 +22,7 @@ class Services:
     blobs: BlobService
     jobs: JobService
     dispatch: DispatchService
+    listings: Listings
 
     @classmethod
     def create(cls, settings: Settings, clock: Clock = utc_now) -> Services:
@@ -37,4 +39,5 @@ class Services:
             blobs=BlobService(store),
             jobs=JobService(clock),
             dispatch=DispatchService(clock),
+            listings=Listings(),
         )

@@ -18,6 +18,8 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     group_id: int
     name: str
     is_admin: bool = False
+    group_name: str = ""
+    """The group's name as the token check read it (empty for the CLI's own scopes)."""
 
     @property
     def is_user(self) -> bool:

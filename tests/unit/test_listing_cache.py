@@ -1,0 +1,117 @@
+"""The bounds of the per-group list cache, on a clock the test moves."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from control_plane.services.listing_cache import ListingCache, WriteCount
+
+
+class Monotonic:
+    def __init__(self) -> None:
+        self.now_s = 100.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+class Source:
+    """What the database holds, and how many times it was read."""
+
+    def __init__(self) -> None:
+        self.value = "v1"
+        self.loads = 0
+
+    async def load(self) -> str:
+        self.loads += 1
+        return self.value
+
+
+@pytest.fixture
+def monotonic() -> Monotonic:
+    return Monotonic()
+
+
+@pytest.fixture
+def writes() -> WriteCount:
+    return WriteCount()
+
+
+@pytest.fixture
+def cache(writes: WriteCount, monotonic: Monotonic) -> ListingCache[str]:
+    return ListingCache(writes, fresh_s=0.4, max_age_s=0.8, max_groups=2, monotonic=monotonic)
+
+
+async def test_a_list_is_loaded_once_while_fresh_then_again(
+    cache: ListingCache[str], monotonic: Monotonic
+) -> None:
+    source = Source()
+    assert await cache.get(1, source.load) == "v1"
+    source.value = "v2"  # changed by another process
+    monotonic.now_s += 0.39
+    assert await cache.get(1, source.load) == "v1"
+    monotonic.now_s += 0.02
+    assert await cache.get(1, source.load) == "v2"
+    assert source.loads == 2
+
+
+async def test_a_write_in_this_process_is_seen_at_once(
+    cache: ListingCache[str], writes: WriteCount
+) -> None:
+    source = Source()
+    await cache.get(1, source.load)
+    source.value = "v2"
+    writes.bump()
+    assert await cache.get(1, source.load) == "v2"
+
+
+async def test_a_load_overtaken_by_a_write_is_not_kept(
+    cache: ListingCache[str], writes: WriteCount
+) -> None:
+    source = Source()
+
+    async def load_then_a_write_commits() -> str:
+        value = await source.load()  # read before the write committed
+        source.value = "v2"
+        writes.bump()
+        return value
+
+    assert await cache.get(1, load_then_a_write_commits) == "v1"
+    assert await cache.get(1, source.load) == "v2"
+
+
+async def test_while_one_request_reloads_others_answer_the_old_list_until_max_age(
+    cache: ListingCache[str], monotonic: Monotonic
+) -> None:
+    source = Source()
+    await cache.get(1, source.load)
+    monotonic.now_s += 0.5
+    release = asyncio.Event()
+
+    async def slow_load() -> str:
+        await release.wait()
+        return await source.load()
+
+    async with asyncio.TaskGroup() as tg:
+        reload = tg.create_task(cache.get(1, slow_load))
+        await asyncio.sleep(0)  # the reload has started
+        assert await cache.get(1, source.load) == "v1"  # no second load
+        assert source.loads == 1
+        monotonic.now_s += 0.31  # 0.81 s since the first load started
+        assert await cache.get(1, source.load) == "v1"  # loaded again, not answered old
+        assert source.loads == 2
+        release.set()
+    assert reload.result() == "v1"
+
+
+async def test_groups_are_kept_apart_and_bounded(cache: ListingCache[str]) -> None:
+    sources = {g: Source() for g in (1, 2, 3)}
+    for g, s in sources.items():
+        s.value = f"group {g}"
+        assert await cache.get(g, s.load) == f"group {g}"
+    assert await cache.get(2, sources[2].load) == "group 2"
+    assert sources[2].loads == 1
+    assert await cache.get(1, sources[1].load) == "group 1"
+    assert sources[1].loads == 2  # dropped: only two groups are kept
