@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -152,20 +153,27 @@ async def client(settings: Settings, clock: ManualClock) -> AsyncIterator[AsyncT
         yield c
 
 
+def password_form(username: str = DEMO_USER, password: str = DEMO_PASSWORD) -> dict[str, str]:
+    """The token request of a person logging in through the demo client."""
+    return {
+        "grant_type": "password",
+        "username": username,
+        "password": password,
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+    }
+
+
 async def login(
-    client: AsyncTestClient, username: str = DEMO_USER, password: str = DEMO_PASSWORD
+    client: AsyncTestClient | httpx.AsyncClient,
+    username: str = DEMO_USER,
+    password: str = DEMO_PASSWORD,
+    *,
+    path: str = "/gosd/oauth/token",
 ) -> dict[str, str]:
-    """Log in with the password grant; answers the Authorization header."""
-    r = await client.post(
-        "/gosd/oauth/token",
-        data={
-            "grant_type": "password",
-            "username": username,
-            "password": password,
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-        },
-    )
+    """Log in with the password grant; answers the Authorization header. ``path``:
+    ``/oauth/token`` for a client whose base URL already ends in the base path."""
+    r = await client.post(path, data=password_form(username, password))
     assert r.status_code == 200, r.text
     return {"Authorization": "Bearer " + r.json()["access_token"]}
 

@@ -26,7 +26,7 @@ import msgspec
 from shared import agent_config
 from shared.topics import CONTROL_PLANE_USERNAME
 from tests.brokers import free_port, require_mosquitto
-from tests.conftest import CLIENT_ID, CLIENT_SECRET, DEMO_PASSWORD, DEMO_USER
+from tests.conftest import DEMO_USER, password_form
 from tests.e2e.processes import gosd, gosd_env, json_of
 from tests.support import stop_process, until
 
@@ -141,13 +141,7 @@ class Fleet:
         if not self.headers:
             r = await self.http.post(
                 "/oauth/token",
-                data={
-                    "grant_type": "password",
-                    "username": DEMO_USER,
-                    "password": DEMO_PASSWORD,
-                    "client_id": CLIENT_ID,
-                    "client_secret": CLIENT_SECRET,
-                },
+                data=password_form(),
             )
             r.raise_for_status()
             self.headers = {"Authorization": "Bearer " + r.json()["access_token"]}

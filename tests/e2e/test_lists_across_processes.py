@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import CLIENT_ID, CLIENT_SECRET
+from tests.conftest import login
 from tests.e2e.processes import gosd, gosd_env, json_of, running
 from tests.support import POLL_S
 
@@ -30,17 +30,7 @@ async def test_nodes_added_and_removed_by_the_cli_show_within_1_s(
     env = gosd_env(tmp_path, GOSD_DATABASE_URL=database_url)
     with running("serve", "--port", "0", env=env) as (base_url, _):
         async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
-            r = await client.post(
-                "/oauth/token",
-                data={
-                    "grant_type": "password",
-                    "username": "demo",
-                    "password": "demodemo",
-                    "client_id": CLIENT_ID,
-                    "client_secret": CLIENT_SECRET,
-                },
-            )
-            auth = {"Authorization": "Bearer " + r.json()["access_token"]}
+            auth = await login(client, path="/oauth/token")
 
             async def names() -> list[str]:
                 r = await client.get("/api/v1/nodes/", headers=auth)

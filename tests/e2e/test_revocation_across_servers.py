@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import CLIENT_ID, CLIENT_SECRET
+from tests.conftest import CLIENT_ID, CLIENT_SECRET, password_form
 from tests.e2e.processes import gosd, gosd_env, running
 from tests.support import POLL_S
 
@@ -54,13 +54,7 @@ async def servers(database_url: str, tmp_path: Path) -> AsyncIterator[Servers]:
 async def _login(client: httpx.AsyncClient, username: str, password: str) -> dict[str, str]:
     r = await client.post(
         "/oauth/token",
-        data={
-            "grant_type": "password",
-            "username": username,
-            "password": password,
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-        },
+        data=password_form(username, password),
     )
     assert r.status_code == 200, r.text
     body: dict[str, str] = r.json()
@@ -224,12 +218,6 @@ async def test_revocations_by_the_cli_reach_both_servers_within_1_s(servers: Ser
     await _login(servers.b, "other", "a new password")
     r = await servers.a.post(
         "/oauth/token",
-        data={
-            "grant_type": "password",
-            "username": "plain",
-            "password": "plainplain",
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-        },
+        data=password_form("plain", "plainplain"),
     )
     assert r.status_code == 400 and r.json()["code"] == "invalid_grant"

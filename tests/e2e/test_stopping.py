@@ -25,7 +25,7 @@ import pytest
 
 from control_plane.server import GRACEFUL_STOP_S
 from tests.brokers import free_port
-from tests.conftest import CLIENT_ID, CLIENT_SECRET, DEMO_PASSWORD, DEMO_USER
+from tests.conftest import CLIENT_ID, CLIENT_SECRET, DEMO_PASSWORD, DEMO_USER, password_form
 from tests.e2e.processes import gosd, gosd_env
 from tests.support import stop_process, until_sync
 
@@ -77,13 +77,7 @@ def started(tmp_path: Path, *args: str, env: dict[str, str]) -> Iterator[Running
 def login(http: httpx.Client) -> dict[str, str]:
     r = http.post(
         "/oauth/token",
-        data={
-            "grant_type": "password",
-            "username": DEMO_USER,
-            "password": DEMO_PASSWORD,
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-        },
+        data=password_form(),
     )
     assert r.status_code == 200, r.text
     return {"Authorization": "Bearer " + r.json()["access_token"]}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import CLIENT_ID, CLIENT_SECRET, ManualClock, login
+from tests.conftest import CLIENT_ID, CLIENT_SECRET, ManualClock, login, password_form
 
 TOKEN = "/gosd/oauth/token"
 
@@ -34,16 +34,6 @@ PROTECTED = [
     ("DELETE", "/gosd/api/v2/plans/1/jobs/running"),
     ("GET", "/gosd/api/v2/plans/1/running"),
 ]
-
-
-def password_form(username: str = "demo", password: str = "demodemo") -> dict[str, str]:
-    return {
-        "grant_type": "password",
-        "username": username,
-        "password": password,
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-    }
 
 
 async def test_every_protected_route_refuses_bad_tokens(

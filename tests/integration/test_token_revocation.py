@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import CLIENT_ID, CLIENT_SECRET, ManualClock, login
+from tests.conftest import CLIENT_ID, CLIENT_SECRET, ManualClock, login, password_form
 
 ME = "/gosd/api/v1/user/"
 TOKEN = "/gosd/oauth/token"
@@ -23,13 +23,7 @@ def _bearer(token: str) -> dict[str, str]:
 async def _password_login(client: AsyncTestClient) -> dict[str, str]:
     r = await client.post(
         TOKEN,
-        data={
-            "grant_type": "password",
-            "username": "demo",
-            "password": "demodemo",
-            "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
-        },
+        data=password_form(),
     )
     assert r.status_code == 200, r.text
     body: dict[str, str] = r.json()
