@@ -12,6 +12,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.params import ParameterKwarg
 from litestar.types import ExceptionHandlersMap
 
 from control_plane.errors import (
@@ -96,16 +97,40 @@ def gosd_error(_: Request[Any, Any, Any], exc: GosdError) -> Response[dict[str, 
     return envelope(status, exc.message, exc.code, headers, **exc.details)
 
 
-def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
     if status >= 500:
         log.error("internal error: %s", exc.detail)
         return envelope(500, "internal error", "internal_error")
-    details: dict[str, Any] = {}
-    if isinstance(exc, ValidationException) and exc.extra:
-        details["errors"] = exc.extra
+    if isinstance(exc, ValidationException):
+        return _invalid_parameters(request, exc)
     message = exc.detail or HTTPStatus(status).phrase
-    return envelope(status, message, _HTTP_CODES.get(status, "error"), exc.headers, **details)
+    return envelope(status, message, _HTTP_CODES.get(status, "error"), exc.headers)
+
+
+def _invalid_parameters(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
+    """Litestar's check of path and query parameters (bodies are read by ``bodies.py``):
+    a value that fails validation, so 422 ``invalid_input`` like any other, naming the
+    parameter as the client sends it (``time``), not as the handler calls it."""
+    errors = [
+        {**e, "key": _wire_name(request, e["key"])} if isinstance(e, dict) and "key" in e else e
+        for e in (exc.extra if isinstance(exc.extra, list) else [])
+    ]
+    first = errors[0] if errors and isinstance(errors[0], dict) else {}
+    key, problem = first.get("key"), first.get("message")
+    message = f"{key}: {problem}" if key and problem else "a parameter is invalid"
+    details: dict[str, Any] = {"errors": errors}
+    if key:
+        details["location"] = key
+    return envelope(422, message, InvalidInput.code, None, **details)
+
+
+def _wire_name(request: Request[Any, Any, Any], key: str) -> str:
+    field = request.route_handler.parsed_fn_signature.parameters.get(key)
+    kwarg = field.kwarg_definition if field is not None else None
+    return kwarg.name if isinstance(kwarg, ParameterKwarg) and kwarg.name else key
 
 
 def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

@@ -20,6 +20,7 @@ from control_plane.api.auth import PUBLIC, ServicesDep
 from control_plane.api.bodies import MAX_JSON_BYTES
 from control_plane.api.openapi_docs import documented_body, struct_schema
 from control_plane.errors import OAuthError
+from control_plane.services import limits
 from control_plane.services.auth import TokenResponse
 
 
@@ -95,7 +96,21 @@ async def _params(request: Request[Any, Any, Any]) -> dict[str, str]:
             raise OAuthError("invalid_request", f"{key} must be a string")
         params[key] = value
     _merge_basic_auth(request, params)
+    _check_lengths(params)
     return params
+
+
+_MAX_CHARS = {"client_id": limits.CLIENT_ID, "username": limits.USERNAME}
+"""Parameters looked up in the database, and the longest value their column holds."""
+
+
+def _check_lengths(params: dict[str, str]) -> None:
+    for name, longest in _MAX_CHARS.items():
+        value = params.get(name, "")
+        if len(value) > longest:
+            raise OAuthError("invalid_request", f"{name} may have at most {longest} characters")
+        if limits.NUL in value:
+            raise OAuthError("invalid_request", f"{name} may not contain the NUL character")
 
 
 def _merge_basic_auth(request: Request[Any, Any, Any], params: dict[str, str]) -> None:

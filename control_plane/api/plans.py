@@ -7,10 +7,10 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, delete, get, post, put
 from litestar.openapi.spec import OpenAPIType, Schema
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath
 
 from control_plane.api.auth import Caller, ServicesDep
-from control_plane.api.bodies import media_type, read_json
+from control_plane.api.bodies import invalid_input, media_type, read_json
 from control_plane.api.multipart import read_upload_form
 from control_plane.api.openapi_docs import BINARY, documented_body, struct_schema
 from control_plane.api.params import PathId
@@ -55,7 +55,7 @@ async def _plan_from_form(
                 PlanWrite,
             )
         except msgspec.ValidationError as exc:
-            raise InvalidInput(f"invalid form: {exc}") from None
+            raise invalid_input(exc) from None
         # Check the plan before storing files, so a refused form leaves no blobs behind.
         await plans.check_plan(principal, data, store=services.blobs.store)
         await check_staged_missions(form.files)
@@ -103,15 +103,21 @@ class PlansController(Controller):
         """One plan."""
         return await plans.get_plan(principal, plan_id)
 
-    @put("/{plan_id:int}", operation_id="replace_plan", summary="Replace a plan")
+    @put(
+        "/{plan_id:int}",
+        operation_id="replace_plan",
+        summary="Replace a plan",
+        operation_class=documented_body({"application/json": struct_schema(PlanWrite)}),
+    )
     async def replace_plan(
         self,
+        request: Request[Any, Any, Any],
         principal: Caller,
         plan_id: FromPath[PathId],
-        data: JSONBody[PlanWrite],
         services: ServicesDep,
     ) -> PlanOut:
         """Replace a whole plan (the seed has no partial update)."""
+        data = await read_json(request, PlanWrite)
         return await plans.replace_plan(principal, plan_id, data, store=services.blobs.store)
 
     @delete("/{plan_id:int}", operation_id="delete_plan", status_code=200, summary="Delete a plan")

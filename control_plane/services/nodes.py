@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 
 from control_plane.db.models import Group, Node, Plan, Point
 from control_plane.errors import Conflict, InvalidInput, NotFound
+from control_plane.services import limits
 from control_plane.services.accounts import group_by_name
 from control_plane.services.hashing import hash_node_secret, new_secret, verify_node_secret
 from control_plane.services.principal import Principal
@@ -37,7 +38,8 @@ class PointType(StrEnum):
 # in the seed's example.
 _POINT_TYPE_IDS = {t: i for i, t in enumerate(PointType, start=1)}
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=150)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.NODE_NAME)]
+PointName = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.POINT_NAME)]
 Description = Annotated[str, msgspec.Meta(max_length=10_000)]
 
 
@@ -72,7 +74,7 @@ class NodeCreated(msgspec.Struct, frozen=True):
 
 
 class PointWrite(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    name: Name
+    name: PointName
     point_type_name: PointType
     params: dict[str, Any] = {}
     id: int | None = None
