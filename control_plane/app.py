@@ -69,13 +69,12 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
         route_handlers=[BlobsController, PlansController, JobsController],
         request_max_body_size=settings.upload_max_bytes,
     )
+    # The routes that need no token sit outside the secured router, so the API
+    # document asks no bearer token of them.
+    public = Router(path=settings.base_path, route_handlers=[ok, mqtt_contract, token, revoke])
     api = Router(
         path=settings.base_path,
         route_handlers=[
-            ok,
-            mqtt_contract,
-            token,
-            revoke,
             current_user,
             NodesV1Controller,
             NodesController,
@@ -96,7 +95,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
         include_in_schema=False,
     )
     return Litestar(
-        route_handlers=[api, assets],
+        route_handlers=[public, api, assets],
         lifespan=[database, mqtt],
         dependencies={
             "principal": Provide(provide_principal),

@@ -41,6 +41,36 @@ _STATUS: dict[type[GosdError], int] = {
     PayloadTooLarge: 413,
 }
 
+STATUS_MEANINGS = {
+    400: "The body cannot be read (not JSON, a broken multipart form); on the token "
+    "endpoints, any request error of RFC 6749 §5.2",
+    401: "No usable bearer token (RFC 6750), or wrong client credentials",
+    403: "The token may not do this: a node's token on a person's route, or not an admin",
+    404: "No such resource in the caller's group",
+    409: "The resource's state forbids the change (still used, already ended, busy)",
+    413: "The body is over the route's size limit",
+    415: "The body's content type is not one this route reads",
+    422: "A value is invalid: ``location`` names the field",
+    429: "Too many failed logins: try again after ``Retry-After`` seconds",
+    503: "The node did not answer over MQTT in time; nothing changed on it",
+}
+"""What each error status means, for the API document."""
+
+
+def statuses_of(error: type[Exception]) -> list[int]:
+    """The statuses an error class is answered with (what ``gosd_error`` and
+    ``http_error`` below choose), so the API document cannot drift from them."""
+    if issubclass(error, OAuthError):
+        return [400, 401]
+    if issubclass(error, GosdError):
+        return [next((s for cls, s in _STATUS.items() if issubclass(error, cls)), 400)]
+    if issubclass(error, ValidationException):
+        return [422]
+    if issubclass(error, HTTPException):
+        return [error.status_code]
+    raise TypeError(f"{error.__name__} is not answered as an HTTP error")
+
+
 _HTTP_CODES = {
     400: "bad_request",
     401: "unauthorized",

@@ -9,9 +9,10 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath
 
 from control_plane.api.auth import Caller, MessagingDep
-from control_plane.api.bodies import read_json
-from control_plane.api.openapi_docs import documented_body, struct_schema
+from control_plane.api.bodies import UnsupportedMediaType, read_json
+from control_plane.api.openapi_docs import documented, struct_schema
 from control_plane.api.params import PathId
+from control_plane.errors import Conflict, InvalidInput, NotFound
 from control_plane.messaging.node_state import LiveStatus, NodeStates
 from control_plane.services import nodes
 from control_plane.services.nodes import NodeCreated, NodeOut, NodeWrite
@@ -33,7 +34,7 @@ class NodesV1Controller(Controller):
     path = "/api/v1/nodes"
     tags = ["nodes"]
 
-    @get("/", operation_id="v1_list_nodes", summary="List nodes")
+    @get("/", operation_id="v1_list_nodes", summary="List nodes", **documented())
     async def list_nodes(self, principal: Caller, messaging: MessagingDep) -> list[NodeView]:
         """The nodes of the caller's group with their points, in the seed's shape."""
         return [_view(n, messaging.states) for n in await nodes.list_nodes(principal)]
@@ -43,7 +44,7 @@ class NodesController(Controller):
     path = "/api/v2/nodes"
     tags = ["nodes"]
 
-    @get("/", operation_id="list_nodes", summary="List nodes")
+    @get("/", operation_id="list_nodes", summary="List nodes", **documented())
     async def list_nodes(self, principal: Caller, messaging: MessagingDep) -> list[NodeView]:
         """The nodes of the caller's group with their points and live status."""
         return [_view(n, messaging.states) for n in await nodes.list_nodes(principal)]
@@ -52,13 +53,18 @@ class NodesController(Controller):
         "/",
         operation_id="create_node",
         summary="Create a node (admin)",
-        operation_class=documented_body(NODE_BODY),
+        **documented(InvalidInput, UnsupportedMediaType, body=NODE_BODY),
     )
     async def create_node(self, request: Request[Any, Any, Any], principal: Caller) -> NodeCreated:
         """Create a node in the caller's group. The answer holds its secret, shown once."""
         return await nodes.create_node(principal, await read_json(request, NodeWrite))
 
-    @get("/{node_id:int}", operation_id="get_node", summary="Get a node")
+    @get(
+        "/{node_id:int}",
+        operation_id="get_node",
+        summary="Get a node",
+        **documented(NotFound),
+    )
     async def get_node(
         self, principal: Caller, messaging: MessagingDep, node_id: FromPath[PathId]
     ) -> NodeView:
@@ -69,7 +75,7 @@ class NodesController(Controller):
         "/{node_id:int}",
         operation_id="replace_node",
         summary="Replace a node (admin)",
-        operation_class=documented_body(NODE_BODY),
+        **documented(NotFound, InvalidInput, UnsupportedMediaType, body=NODE_BODY),
     )
     async def replace_node(
         self, request: Request[Any, Any, Any], principal: Caller, node_id: FromPath[PathId]
@@ -82,6 +88,7 @@ class NodesController(Controller):
         operation_id="delete_node",
         status_code=200,
         summary="Delete a node (admin)",
+        **documented(NotFound, Conflict),
     )
     async def delete_node(
         self, principal: Caller, messaging: MessagingDep, node_id: FromPath[PathId]

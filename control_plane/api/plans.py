@@ -10,11 +10,11 @@ from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 
 from control_plane.api.auth import Caller, ServicesDep
-from control_plane.api.bodies import invalid_input, media_type, read_json
+from control_plane.api.bodies import UnsupportedMediaType, invalid_input, media_type, read_json
 from control_plane.api.multipart import read_upload_form
-from control_plane.api.openapi_docs import BINARY, documented_body, struct_schema
+from control_plane.api.openapi_docs import BINARY, documented, struct_schema
 from control_plane.api.params import PathId
-from control_plane.errors import InvalidInput
+from control_plane.errors import Conflict, InvalidInput, NotFound
 from control_plane.services import plans
 from control_plane.services.container import Services
 from control_plane.services.mission_files import check_staged_missions
@@ -75,8 +75,10 @@ class PlansController(Controller):
         "/",
         operation_id="create_plan",
         summary="Create a plan",
-        operation_class=documented_body(
-            {"application/json": struct_schema(PlanWrite), "multipart/form-data": PLAN_FORM}
+        **documented(
+            InvalidInput,
+            UnsupportedMediaType,
+            body={"application/json": struct_schema(PlanWrite), "multipart/form-data": PLAN_FORM},
         ),
     )
     async def create_plan(
@@ -93,12 +95,17 @@ class PlansController(Controller):
             principal, await read_json(request, PlanWrite), store=services.blobs.store
         )
 
-    @get("/", operation_id="list_plans", summary="List plans")
+    @get("/", operation_id="list_plans", summary="List plans", **documented())
     async def list_plans(self, principal: Caller) -> list[PlanOut]:
         """Every plan of the caller's group."""
         return await plans.list_plans(principal)
 
-    @get("/{plan_id:int}", operation_id="get_plan", summary="Get a plan")
+    @get(
+        "/{plan_id:int}",
+        operation_id="get_plan",
+        summary="Get a plan",
+        **documented(NotFound),
+    )
     async def get_plan(self, principal: Caller, plan_id: FromPath[PathId]) -> PlanOut:
         """One plan."""
         return await plans.get_plan(principal, plan_id)
@@ -107,7 +114,12 @@ class PlansController(Controller):
         "/{plan_id:int}",
         operation_id="replace_plan",
         summary="Replace a plan",
-        operation_class=documented_body({"application/json": struct_schema(PlanWrite)}),
+        **documented(
+            NotFound,
+            InvalidInput,
+            UnsupportedMediaType,
+            body={"application/json": struct_schema(PlanWrite)},
+        ),
     )
     async def replace_plan(
         self,
@@ -120,7 +132,13 @@ class PlansController(Controller):
         data = await read_json(request, PlanWrite)
         return await plans.replace_plan(principal, plan_id, data, store=services.blobs.store)
 
-    @delete("/{plan_id:int}", operation_id="delete_plan", status_code=200, summary="Delete a plan")
+    @delete(
+        "/{plan_id:int}",
+        operation_id="delete_plan",
+        status_code=200,
+        summary="Delete a plan",
+        **documented(NotFound, Conflict),
+    )
     async def delete_plan(self, principal: Caller, plan_id: FromPath[PathId]) -> PlanOut:
         """Delete a plan and its finished jobs; 409 while a job of it is active."""
         return await plans.delete_plan(principal, plan_id)
