@@ -35,8 +35,7 @@ test-all *ARGS:
     python -m pytest {{WORKERS}} {{ARGS}}
     GOSD_TEST_DATABASE=postgres python -m pytest {{WORKERS}} {{ARGS}}
 
-# the schema fuzz test at length (before a release): EXAMPLES cases per operation,
-# stateful phase included, on SQLite then PostgreSQL
+# the schema fuzz test at length before a release: EXAMPLES cases per operation, stateful too, both databases
 [group('test')]
 fuzz EXAMPLES="100":
     GOSD_FUZZ_EXAMPLES={{EXAMPLES}} GOSD_FUZZ_PHASES=examples,coverage,fuzzing,stateful python -m pytest -p no:xdist tests/integration/test_schema_fuzz.py
