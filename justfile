@@ -35,6 +35,12 @@ test-all *ARGS:
     python -m pytest {{WORKERS}} {{ARGS}}
     GOSD_TEST_DATABASE=postgres python -m pytest {{WORKERS}} {{ARGS}}
 
+# the schema fuzz test at length before a release: EXAMPLES cases per operation, stateful too, both databases
+[group('test')]
+fuzz EXAMPLES="100":
+    GOSD_FUZZ_EXAMPLES={{EXAMPLES}} GOSD_FUZZ_PHASES=examples,coverage,fuzzing,stateful python -m pytest -p no:xdist tests/integration/test_schema_fuzz.py
+    GOSD_TEST_DATABASE=postgres GOSD_FUZZ_EXAMPLES={{EXAMPLES}} GOSD_FUZZ_PHASES=examples,coverage,fuzzing,stateful python -m pytest -p no:xdist tests/integration/test_schema_fuzz.py
+
 # move every pin of uv.lock to the newest release pyproject.toml's ranges allow, install
 # it, then run the whole suite on it (commit uv.lock with what it changed only when green)
 [group('build')]

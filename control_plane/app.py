@@ -67,13 +67,12 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
         route_handlers=[BlobsController, PlansController, JobsController],
         request_max_body_size=settings.upload_max_bytes,
     )
+    # The routes that need no token sit outside the secured router, so the API
+    # document asks no bearer token of them.
+    public = Router(path=settings.base_path, route_handlers=[ok, mqtt_contract, token, revoke])
     api = Router(
         path=settings.base_path,
         route_handlers=[
-            ok,
-            mqtt_contract,
-            token,
-            revoke,
             current_user,
             NodesV1Controller,
             NodesController,
@@ -86,7 +85,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
     schema_path = settings.base_path + "/schema"
     docs = docs_page(settings.base_path)
     return Litestar(
-        route_handlers=[api, docs.assets],
+        route_handlers=[public, api, docs.assets],
         lifespan=[database, mqtt],
         dependencies={
             "principal": Provide(provide_principal),

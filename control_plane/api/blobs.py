@@ -9,17 +9,26 @@ from urllib.parse import quote
 
 import aiofiles
 from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Schema
 from litestar.params import FromPath
 from litestar.response import Stream
 
 from control_plane.api.auth import NODES_ALLOWED, Caller, ServicesDep
 from control_plane.api.multipart import read_upload_form
-from control_plane.api.openapi_docs import FILES_FORM, documented_body
+from control_plane.api.openapi_docs import BINARY, FILES_FORM, documented
 from control_plane.api.params import PathId
-from control_plane.errors import InvalidInput
+from control_plane.errors import Conflict, InvalidInput, NotFound
 from control_plane.services.blobs import BlobOut, BlobReplaced
 
 CHUNK_BYTES = 256 * 1024
+DOWNLOAD = {"application/octet-stream": BINARY, "*/*": BINARY}
+"""A blob is answered with the content type it was uploaded with (octet-stream if none)."""
+
+
+def _media(content: dict[str, Schema]) -> dict[str, OpenAPIMediaType]:
+    return {media: OpenAPIMediaType(schema=schema) for media, schema in content.items()}
+
+
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 
@@ -79,7 +88,7 @@ class BlobsController(Controller):
         "/",
         operation_id="upload_blobs",
         summary="Upload files",
-        operation_class=documented_body({"multipart/form-data": FILES_FORM}),
+        **documented(InvalidInput, body={"multipart/form-data": FILES_FORM}),
     )
     async def upload(
         self, request: Request[Any, Any, Any], principal: Caller, services: ServicesDep
@@ -102,6 +111,15 @@ class BlobsController(Controller):
         operation_id="download_blob",
         summary="Download a file",
         opt={NODES_ALLOWED: True},
+        **documented(
+            NotFound,
+            answers=DOWNLOAD,
+            more_answers={
+                206: OpenAPIResponse(description="The requested range", content=_media(DOWNLOAD)),
+                304: OpenAPIResponse(description="Unchanged since the ETag in If-None-Match"),
+            },
+            more_errors={416: "The requested range lies outside the file"},
+        ),
     )
     async def download(
         self,
@@ -152,6 +170,7 @@ class BlobsController(Controller):
         operation_id="get_blob",
         summary="Describe a file",
         opt={NODES_ALLOWED: True},
+        **documented(NotFound),
     )
     async def meta(
         self, principal: Caller, services: ServicesDep, blob_id: FromPath[PathId]
@@ -164,7 +183,7 @@ class BlobsController(Controller):
         "/{blob_id:int}",
         operation_id="replace_blob",
         summary="Replace a file",
-        operation_class=documented_body({"multipart/form-data": FILES_FORM}),
+        **documented(NotFound, InvalidInput, body={"multipart/form-data": FILES_FORM}),
     )
     async def replace(
         self,
@@ -182,7 +201,13 @@ class BlobsController(Controller):
         finally:
             await form.discard()
 
-    @delete("/{blob_id:int}", operation_id="delete_blob", status_code=200, summary="Delete a file")
+    @delete(
+        "/{blob_id:int}",
+        operation_id="delete_blob",
+        status_code=200,
+        summary="Delete a file",
+        **documented(NotFound, Conflict),
+    )
     async def delete_blob(
         self, principal: Caller, services: ServicesDep, blob_id: FromPath[PathId]
     ) -> BlobOut:

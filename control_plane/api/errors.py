@@ -12,6 +12,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.params import ParameterKwarg
 from litestar.types import ExceptionHandlersMap
 
 from control_plane.errors import (
@@ -39,6 +40,36 @@ _STATUS: dict[type[GosdError], int] = {
     TooManyAttempts: 429,
     PayloadTooLarge: 413,
 }
+
+STATUS_MEANINGS = {
+    400: "The body cannot be read (not JSON, a broken multipart form); on the token "
+    "endpoints, any request error of RFC 6749 §5.2",
+    401: "No usable bearer token (RFC 6750), or wrong client credentials",
+    403: "The token may not do this: a node's token on a person's route, or not an admin",
+    404: "No such resource in the caller's group",
+    409: "The resource's state forbids the change (still used, already ended, busy)",
+    413: "The body is over the route's size limit",
+    415: "The body's content type is not one this route reads",
+    422: "A value is invalid: ``location`` names the field",
+    429: "Too many failed logins: try again after ``Retry-After`` seconds",
+    503: "The node did not answer over MQTT in time; nothing changed on it",
+}
+"""What each error status means, for the API document."""
+
+
+def statuses_of(error: type[Exception]) -> list[int]:
+    """The statuses an error class is answered with (what ``gosd_error`` and
+    ``http_error`` below choose), so the API document cannot drift from them."""
+    if issubclass(error, OAuthError):
+        return [400, 401]
+    if issubclass(error, GosdError):
+        return [next((s for cls, s in _STATUS.items() if issubclass(error, cls)), 400)]
+    if issubclass(error, ValidationException):
+        return [422]
+    if issubclass(error, HTTPException):
+        return [error.status_code]
+    raise TypeError(f"{error.__name__} is not answered as an HTTP error")
+
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -96,16 +127,40 @@ def gosd_error(_: Request[Any, Any, Any], exc: GosdError) -> Response[dict[str, 
     return envelope(status, exc.message, exc.code, headers, **exc.details)
 
 
-def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
     if status >= 500:
         log.error("internal error: %s", exc.detail)
         return envelope(500, "internal error", "internal_error")
-    details: dict[str, Any] = {}
-    if isinstance(exc, ValidationException) and exc.extra:
-        details["errors"] = exc.extra
+    if isinstance(exc, ValidationException):
+        return _invalid_parameters(request, exc)
     message = exc.detail or HTTPStatus(status).phrase
-    return envelope(status, message, _HTTP_CODES.get(status, "error"), exc.headers, **details)
+    return envelope(status, message, _HTTP_CODES.get(status, "error"), exc.headers)
+
+
+def _invalid_parameters(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
+    """Litestar's check of path and query parameters (bodies are read by ``bodies.py``):
+    a value that fails validation, so 422 ``invalid_input`` like any other, naming the
+    parameter as the client sends it (``time``), not as the handler calls it."""
+    errors = [
+        {**e, "key": _wire_name(request, e["key"])} if isinstance(e, dict) and "key" in e else e
+        for e in (exc.extra if isinstance(exc.extra, list) else [])
+    ]
+    first = errors[0] if errors and isinstance(errors[0], dict) else {}
+    key, problem = first.get("key"), first.get("message")
+    message = f"{key}: {problem}" if key and problem else "a parameter is invalid"
+    details: dict[str, Any] = {"errors": errors}
+    if key:
+        details["location"] = key
+    return envelope(422, message, InvalidInput.code, None, **details)
+
+
+def _wire_name(request: Request[Any, Any, Any], key: str) -> str:
+    field = request.route_handler.parsed_fn_signature.parameters.get(key)
+    kwarg = field.kwarg_definition if field is not None else None
+    return kwarg.name if isinstance(kwarg, ParameterKwarg) and kwarg.name else key
 
 
 def unexpected_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

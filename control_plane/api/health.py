@@ -8,6 +8,7 @@ import msgspec
 from litestar import get
 
 from control_plane.api.auth import PUBLIC
+from control_plane.api.openapi_docs import documented
 
 
 class Ok(msgspec.Struct, frozen=True):
@@ -15,7 +16,14 @@ class Ok(msgspec.Struct, frozen=True):
     """The server's current time (ISO 8601, UTC)."""
 
 
-@get("/api/v2/ok", operation_id="ok", tags=["health"], opt={PUBLIC: True}, summary="Is alive")
+@get(
+    "/api/v2/ok",
+    operation_id="ok",
+    tags=["health"],
+    opt={PUBLIC: True},
+    summary="Is alive",
+    **documented(),
+)
 async def ok() -> Ok:
     """Answers while the server runs; needs no token."""
     return Ok(ok=datetime.now(UTC).isoformat())

@@ -10,10 +10,11 @@ from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 
 from control_plane.api.auth import Caller, MessagingDep, ServicesDep
-from control_plane.api.bodies import media_type, read_json
+from control_plane.api.bodies import UnsupportedMediaType, media_type, read_json
 from control_plane.api.multipart import read_upload_form
-from control_plane.api.openapi_docs import BINARY, documented_body, struct_schema
+from control_plane.api.openapi_docs import BINARY, documented, struct_schema
 from control_plane.api.params import PathId
+from control_plane.errors import Conflict, InvalidInput, NodeUnreachable, NotFound
 from control_plane.services.jobs import JobEventOut, JobOut
 from control_plane.services.plans import ExtraMap, FileMap, own_plan, validate_extra
 
@@ -40,9 +41,12 @@ class JobsController(Controller):
         "/jobs",
         operation_id="create_job",
         summary="Run a plan",
-        operation_class=documented_body(
-            {"application/json": struct_schema(JobInputs), "multipart/form-data": JOB_FORM},
-            required=False,
+        **documented(
+            NotFound,
+            InvalidInput,
+            UnsupportedMediaType,
+            body={"application/json": struct_schema(JobInputs), "multipart/form-data": JOB_FORM},
+            body_required=False,
         ),
     )
     async def create_job(
@@ -74,14 +78,24 @@ class JobsController(Controller):
         await messaging.dispatcher.job_created(job)
         return job
 
-    @get("/jobs", operation_id="list_jobs", summary="List the runs of a plan")
+    @get(
+        "/jobs",
+        operation_id="list_jobs",
+        summary="List the runs of a plan",
+        **documented(NotFound),
+    )
     async def list_jobs(
         self, principal: Caller, services: ServicesDep, plan_id: FromPath[PathId]
     ) -> list[JobOut]:
         """Every run of the plan, oldest first."""
         return await services.jobs.list(principal, plan_id)
 
-    @get("/jobs/{job_id:int}", operation_id="get_job", summary="Get a run")
+    @get(
+        "/jobs/{job_id:int}",
+        operation_id="get_job",
+        summary="Get a run",
+        **documented(NotFound),
+    )
     async def get_job(
         self,
         principal: Caller,
@@ -97,6 +111,7 @@ class JobsController(Controller):
         operation_id="cancel_job",
         status_code=200,
         summary="Cancel a run",
+        **documented(NotFound, Conflict, NodeUnreachable),
     )
     async def cancel_job(
         self,
@@ -117,6 +132,7 @@ class JobsController(Controller):
         operation_id="cancel_active_job",
         status_code=200,
         summary="Cancel the active run",
+        **documented(NotFound, Conflict, NodeUnreachable),
     )
     async def cancel_active_job(
         self, principal: Caller, messaging: MessagingDep, plan_id: FromPath[PathId]
@@ -125,7 +141,11 @@ class JobsController(Controller):
         return await messaging.dispatcher.cancel(principal, plan_id, None)
 
     @delete(
-        "/jobs/running", operation_id="stop_running_job", status_code=200, summary="Emergency stop"
+        "/jobs/running",
+        operation_id="stop_running_job",
+        status_code=200,
+        summary="Emergency stop",
+        **documented(NotFound, Conflict, NodeUnreachable),
     )
     async def stop_running_job(
         self, principal: Caller, messaging: MessagingDep, plan_id: FromPath[PathId]
@@ -138,6 +158,7 @@ class JobsController(Controller):
         "/jobs/{job_id:int}/events",
         operation_id="list_job_events",
         summary="A run's history",
+        **documented(NotFound),
     )
     async def list_job_events(
         self,
@@ -150,7 +171,12 @@ class JobsController(Controller):
         timeouts; no ``seq``) and its agent's events (``seq`` numbered per node)."""
         return await services.jobs.events(principal, plan_id, job_id)
 
-    @get("/running", operation_id="get_running_job", summary="The active run")
+    @get(
+        "/running",
+        operation_id="get_running_job",
+        summary="The active run",
+        **documented(NotFound),
+    )
     async def running(
         self, principal: Caller, services: ServicesDep, plan_id: FromPath[PathId]
     ) -> Response[Any]:

@@ -13,12 +13,14 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get
+from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from control_plane.api.auth import Caller, MessagingDep, ServicesDep
+from control_plane.api.openapi_docs import documented
 from control_plane.api.params import PathId
-from control_plane.errors import NotFound
+from control_plane.errors import Conflict, InvalidInput, NodeUnreachable, NotFound
 from control_plane.messaging.node_state import LiveStatus, Telemetry
 from control_plane.services import nodes
 from shared import topics
@@ -26,6 +28,21 @@ from shared.topics import NodeTopic
 
 KEEPALIVE_S = 15.0
 """An SSE comment this often keeps proxies from closing an idle stream."""
+
+
+SSE_EVENT = Schema(
+    type=OpenAPIType.OBJECT,
+    required=["event", "data"],
+    properties={
+        "event": Schema(type=OpenAPIType.STRING, enum=["status", "msg"]),
+        "data": Schema(
+            type=OpenAPIType.STRING,
+            content_media_type="application/json",
+            description="``status``: the node's status; ``msg``: ``{name, data, received_at}``.",
+        ),
+    },
+    description="One event of the stream (OpenAPI 3.1: the schema describes each event).",
+)
 
 
 class HistorySample(msgspec.Struct, frozen=True):
@@ -38,7 +55,12 @@ class LiveController(Controller):
     path = "/api/v2"
     tags = ["live"]
 
-    @get("/nodes/{node_id:int}/status", operation_id="get_node_status", summary="Node status")
+    @get(
+        "/nodes/{node_id:int}/status",
+        operation_id="get_node_status",
+        summary="Node status",
+        **documented(NotFound),
+    )
     async def node_status(
         self, principal: Caller, messaging: MessagingDep, node_id: FromPath[PathId]
     ) -> LiveStatus:
@@ -51,6 +73,7 @@ class LiveController(Controller):
         "/nodes/{node_id:int}/msg/{name:str}",
         operation_id="get_node_telemetry",
         summary="Latest telemetry",
+        **documented(NotFound),
     )
     async def telemetry(
         self,
@@ -70,6 +93,8 @@ class LiveController(Controller):
         "/nodes/{node_id:int}/msg/{name:str}/history",
         operation_id="get_node_telemetry_history",
         summary="Recent telemetry, from the node",
+        # The agent may refuse the question (422) or be busy (409).
+        **documented(NotFound, NodeUnreachable, InvalidInput, Conflict),
     )
     async def telemetry_history(
         self,
@@ -85,7 +110,12 @@ class LiveController(Controller):
         samples = await messaging.ask(node_id, "history", {"topic": name, "time": seconds})
         return msgspec.convert(samples, list[HistorySample])
 
-    @get("/mqtt/{topic:path}", operation_id="read_mqtt_topic", summary="MQTT read bridge")
+    @get(
+        "/mqtt/{topic:path}",
+        operation_id="read_mqtt_topic",
+        summary="MQTT read bridge",
+        **documented(NotFound),
+    )
     async def read_topic(
         self,
         principal: Caller,
@@ -121,6 +151,7 @@ class LiveController(Controller):
         "/nodes/{node_id:int}/stream",
         operation_id="stream_node",
         summary="Live status and telemetry (server-sent events)",
+        **documented(NotFound, answers={"text/event-stream": SSE_EVENT}),
     )
     async def stream(
         self, principal: Caller, messaging: MessagingDep, node_id: FromPath[PathId]

@@ -14,12 +14,18 @@ from litestar import Request
 from litestar.exceptions import ClientException
 from multipart import MultipartSegment, ParserError, ParserLimitReached, PushMultipartParser
 
+from control_plane.api.bodies import check_storable_text
 from control_plane.errors import InvalidInput
+from control_plane.services import limits
 from control_plane.services.blob_store import BlobStore, StagedFile
 
 MAX_PARTS = 1000
 MAX_TEXT_BYTES = 64 * 1024
 """Largest text field; a form's text fields are kept in memory."""
+MAX_NAME_CHARS = limits.FILE_KEY
+"""Longest field name: names become the keys of a plan's or job's ``files`` and ``extra``."""
+MAX_CONTENT_TYPE_CHARS = limits.BLOB_CONTENT_TYPE
+"""Longest content type of a file part: a blob keeps it."""
 
 
 @dataclass
@@ -81,6 +87,7 @@ async def _parse(
                 for event in parser.parse(chunk):
                     if isinstance(event, MultipartSegment):
                         segment = event
+                        _check_segment(segment)
                         if segment.filename is not None:
                             staged = store.stage(
                                 segment.filename,
@@ -93,9 +100,10 @@ async def _parse(
                         else:
                             text += event
                             if len(text) > MAX_TEXT_BYTES:
-                                raise ClientException(
-                                    f"text field {segment.name if segment else ''!r} is over "
-                                    f"{MAX_TEXT_BYTES} bytes"
+                                name = segment.name if segment else ""
+                                raise InvalidInput(
+                                    f"text field {name!r} is over {MAX_TEXT_BYTES} bytes",
+                                    location=name,
                                 )
                     else:  # end of a part
                         assert segment is not None
@@ -108,6 +116,7 @@ async def _parse(
                                 raise ClientException(
                                     f"text field {segment.name!r} is not valid text"
                                 ) from None
+                            check_storable_text(value, segment.name)
                             form.fields.append((segment.name, value))
                         segment, staged, text = None, None, bytearray()
             if not parser.closed:
@@ -116,3 +125,22 @@ async def _parse(
         raise ClientException(f"a form may have at most {MAX_PARTS} parts") from None
     except ParserError as exc:
         raise ClientException(f"malformed multipart body: {exc}") from None
+
+
+def _check_segment(segment: MultipartSegment) -> None:
+    """Refuse a part whose name or content type is longer than what is stored of it, or
+    holds a character the database cannot store."""
+    check_storable_text(segment.name, "multipart")
+    check_storable_text(segment.content_type or "", segment.name)
+    if len(segment.name) > MAX_NAME_CHARS:
+        raise InvalidInput(
+            f"a field name may have at most {MAX_NAME_CHARS} characters, "
+            f"not {len(segment.name)} ({segment.name[:40]!r}...)",
+            location="multipart",
+        )
+    if segment.content_type is not None and len(segment.content_type) > MAX_CONTENT_TYPE_CHARS:
+        raise InvalidInput(
+            f"the content type of file {segment.name!r} may have at most "
+            f"{MAX_CONTENT_TYPE_CHARS} characters, not {len(segment.content_type)}",
+            location=segment.name,
+        )

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
-from litestar import Controller, delete, get, post, put
-from litestar.params import FromPath, JSONBody
+from litestar import Controller, Request, delete, get, post, put
+from litestar.params import FromPath
 
 from control_plane.api.auth import Caller, MessagingDep, ServicesDep
+from control_plane.api.bodies import UnsupportedMediaType, read_json
+from control_plane.api.openapi_docs import documented, struct_schema
 from control_plane.api.params import PathId
+from control_plane.errors import Conflict, InvalidInput, NotFound
 from control_plane.messaging.node_state import LiveStatus, NodeStates
 from control_plane.services import nodes
 from control_plane.services.nodes import NodeCreated, NodeOut, NodeWrite
+
+NODE_BODY = {"application/json": struct_schema(NodeWrite)}
 
 
 class NodeView(NodeOut, frozen=True):
@@ -27,7 +34,7 @@ class NodesV1Controller(Controller):
     path = "/api/v1/nodes"
     tags = ["nodes"]
 
-    @get("/", operation_id="v1_list_nodes", summary="List nodes")
+    @get("/", operation_id="v1_list_nodes", summary="List nodes", **documented())
     async def list_nodes(
         self, principal: Caller, messaging: MessagingDep, services: ServicesDep
     ) -> list[NodeView]:
@@ -39,37 +46,53 @@ class NodesController(Controller):
     path = "/api/v2/nodes"
     tags = ["nodes"]
 
-    @get("/", operation_id="list_nodes", summary="List nodes")
+    @get("/", operation_id="list_nodes", summary="List nodes", **documented())
     async def list_nodes(
         self, principal: Caller, messaging: MessagingDep, services: ServicesDep
     ) -> list[NodeView]:
         """The nodes of the caller's group with their points and live status."""
         return [_view(n, messaging.states) for n in await services.listings.nodes(principal)]
 
-    @post("/", operation_id="create_node", summary="Create a node (admin)")
-    async def create_node(self, principal: Caller, data: JSONBody[NodeWrite]) -> NodeCreated:
+    @post(
+        "/",
+        operation_id="create_node",
+        summary="Create a node (admin)",
+        **documented(InvalidInput, UnsupportedMediaType, body=NODE_BODY),
+    )
+    async def create_node(self, request: Request[Any, Any, Any], principal: Caller) -> NodeCreated:
         """Create a node in the caller's group. The answer holds its secret, shown once."""
-        return await nodes.create_node(principal, data)
+        return await nodes.create_node(principal, await read_json(request, NodeWrite))
 
-    @get("/{node_id:int}", operation_id="get_node", summary="Get a node")
+    @get(
+        "/{node_id:int}",
+        operation_id="get_node",
+        summary="Get a node",
+        **documented(NotFound),
+    )
     async def get_node(
         self, principal: Caller, messaging: MessagingDep, node_id: FromPath[PathId]
     ) -> NodeView:
         """One node with its points and live status."""
         return _view(await nodes.get_node(principal, node_id), messaging.states)
 
-    @put("/{node_id:int}", operation_id="replace_node", summary="Replace a node (admin)")
+    @put(
+        "/{node_id:int}",
+        operation_id="replace_node",
+        summary="Replace a node (admin)",
+        **documented(NotFound, InvalidInput, UnsupportedMediaType, body=NODE_BODY),
+    )
     async def replace_node(
-        self, principal: Caller, node_id: FromPath[PathId], data: JSONBody[NodeWrite]
+        self, request: Request[Any, Any, Any], principal: Caller, node_id: FromPath[PathId]
     ) -> NodeOut:
         """Replace a node's name, description, type and points; its secret stays."""
-        return await nodes.replace_node(principal, node_id, data)
+        return await nodes.replace_node(principal, node_id, await read_json(request, NodeWrite))
 
     @delete(
         "/{node_id:int}",
         operation_id="delete_node",
         status_code=200,
         summary="Delete a node (admin)",
+        **documented(NotFound, Conflict),
     )
     async def delete_node(
         self,

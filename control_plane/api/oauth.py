@@ -14,12 +14,12 @@ from urllib.parse import unquote_plus
 import msgspec
 from litestar import Request, post
 from litestar.datastructures import UploadFile
-from litestar.openapi.spec import Operation
 
 from control_plane.api.auth import PUBLIC, ServicesDep
 from control_plane.api.bodies import MAX_JSON_BYTES
-from control_plane.api.openapi_docs import documented_body, struct_schema
-from control_plane.errors import OAuthError
+from control_plane.api.openapi_docs import documented, struct_schema
+from control_plane.errors import GosdError, OAuthError, TooManyAttempts
+from control_plane.services import limits
 from control_plane.services.auth import TokenResponse
 
 
@@ -44,17 +44,19 @@ class RevokeRequest(msgspec.Struct, frozen=True):
     token_type_hint: str | None = None
 
 
-def _form_body(struct: type) -> type[Operation]:
+def _form_body(struct: type, *raises: type[GosdError]) -> dict[str, Any]:
     schema = struct_schema(struct)
-    return documented_body(
-        {
+    return documented(
+        OAuthError,
+        *raises,
+        body={
             media: schema
             for media in (
                 "application/x-www-form-urlencoded",
                 "multipart/form-data",
                 "application/json",
             )
-        }
+        },
     )
 
 
@@ -95,7 +97,21 @@ async def _params(request: Request[Any, Any, Any]) -> dict[str, str]:
             raise OAuthError("invalid_request", f"{key} must be a string")
         params[key] = value
     _merge_basic_auth(request, params)
+    _check_lengths(params)
     return params
+
+
+_MAX_CHARS = {"client_id": limits.CLIENT_ID, "username": limits.USERNAME}
+"""Parameters looked up in the database, and the longest value their column holds."""
+
+
+def _check_lengths(params: dict[str, str]) -> None:
+    for name, longest in _MAX_CHARS.items():
+        value = params.get(name, "")
+        if len(value) > longest:
+            raise OAuthError("invalid_request", f"{name} may have at most {longest} characters")
+        if limits.NUL in value:
+            raise OAuthError("invalid_request", f"{name} may not contain the NUL character")
 
 
 def _merge_basic_auth(request: Request[Any, Any, Any], params: dict[str, str]) -> None:
@@ -140,7 +156,7 @@ def _operation_id(name: str):  # type: ignore[no-untyped-def]
     opt={PUBLIC: True},
     status_code=200,
     summary="Get a token",
-    operation_class=_form_body(TokenRequest),
+    **_form_body(TokenRequest, TooManyAttempts),
 )
 async def token(request: Request[Any, Any, Any], services: ServicesDep) -> TokenResponse:
     """Issue a bearer token.
@@ -178,7 +194,7 @@ async def token(request: Request[Any, Any, Any], services: ServicesDep) -> Token
     opt={PUBLIC: True},
     status_code=200,
     summary="Revoke a token",
-    operation_class=_form_body(RevokeRequest),
+    **_form_body(RevokeRequest),
 )
 async def revoke(request: Request[Any, Any, Any], services: ServicesDep) -> Revoked:
     """Revoke an access or refresh token (RFC 7009) with the client's credentials."""

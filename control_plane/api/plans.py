@@ -7,14 +7,14 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, delete, get, post, put
 from litestar.openapi.spec import OpenAPIType, Schema
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath
 
 from control_plane.api.auth import Caller, ServicesDep
-from control_plane.api.bodies import media_type, read_json
+from control_plane.api.bodies import UnsupportedMediaType, invalid_input, media_type, read_json
 from control_plane.api.multipart import read_upload_form
-from control_plane.api.openapi_docs import BINARY, documented_body, struct_schema
+from control_plane.api.openapi_docs import BINARY, documented, struct_schema
 from control_plane.api.params import PathId
-from control_plane.errors import InvalidInput
+from control_plane.errors import Conflict, InvalidInput, NotFound
 from control_plane.services import plans
 from control_plane.services.container import Services
 from control_plane.services.mission_files import check_staged_missions
@@ -55,7 +55,7 @@ async def _plan_from_form(
                 PlanWrite,
             )
         except msgspec.ValidationError as exc:
-            raise InvalidInput(f"invalid form: {exc}") from None
+            raise invalid_input(exc) from None
         # Check the plan before storing files, so a refused form leaves no blobs behind.
         await plans.check_plan(principal, data, store=services.blobs.store)
         await check_staged_missions(form.files)
@@ -75,8 +75,10 @@ class PlansController(Controller):
         "/",
         operation_id="create_plan",
         summary="Create a plan",
-        operation_class=documented_body(
-            {"application/json": struct_schema(PlanWrite), "multipart/form-data": PLAN_FORM}
+        **documented(
+            InvalidInput,
+            UnsupportedMediaType,
+            body={"application/json": struct_schema(PlanWrite), "multipart/form-data": PLAN_FORM},
         ),
     )
     async def create_plan(
@@ -93,28 +95,50 @@ class PlansController(Controller):
             principal, await read_json(request, PlanWrite), store=services.blobs.store
         )
 
-    @get("/", operation_id="list_plans", summary="List plans")
+    @get("/", operation_id="list_plans", summary="List plans", **documented())
     async def list_plans(self, principal: Caller, services: ServicesDep) -> list[PlanOut]:
         """Every plan of the caller's group."""
         return await services.listings.plans(principal)
 
-    @get("/{plan_id:int}", operation_id="get_plan", summary="Get a plan")
+    @get(
+        "/{plan_id:int}",
+        operation_id="get_plan",
+        summary="Get a plan",
+        **documented(NotFound),
+    )
     async def get_plan(self, principal: Caller, plan_id: FromPath[PathId]) -> PlanOut:
         """One plan."""
         return await plans.get_plan(principal, plan_id)
 
-    @put("/{plan_id:int}", operation_id="replace_plan", summary="Replace a plan")
+    @put(
+        "/{plan_id:int}",
+        operation_id="replace_plan",
+        summary="Replace a plan",
+        **documented(
+            NotFound,
+            InvalidInput,
+            UnsupportedMediaType,
+            body={"application/json": struct_schema(PlanWrite)},
+        ),
+    )
     async def replace_plan(
         self,
+        request: Request[Any, Any, Any],
         principal: Caller,
         plan_id: FromPath[PathId],
-        data: JSONBody[PlanWrite],
         services: ServicesDep,
     ) -> PlanOut:
         """Replace a whole plan (the seed has no partial update)."""
+        data = await read_json(request, PlanWrite)
         return await plans.replace_plan(principal, plan_id, data, store=services.blobs.store)
 
-    @delete("/{plan_id:int}", operation_id="delete_plan", status_code=200, summary="Delete a plan")
+    @delete(
+        "/{plan_id:int}",
+        operation_id="delete_plan",
+        status_code=200,
+        summary="Delete a plan",
+        **documented(NotFound, Conflict),
+    )
     async def delete_plan(self, principal: Caller, plan_id: FromPath[PathId]) -> PlanOut:
         """Delete a plan and its finished jobs; 409 while a job of it is active."""
         return await plans.delete_plan(principal, plan_id)

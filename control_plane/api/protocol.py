@@ -7,6 +7,7 @@ from typing import Any
 from litestar import get
 
 from control_plane.api.auth import PUBLIC
+from control_plane.api.openapi_docs import documented
 from shared.contract import build
 
 _CONTRACT = build()
@@ -18,6 +19,7 @@ _CONTRACT = build()
     tags=["live"],
     opt={PUBLIC: True},
     summary="MQTT contract (AsyncAPI)",
+    **documented(),
 )
 async def mqtt_contract() -> dict[str, Any]:
     """The topics, payload schemas, QoS and retain flags of the MQTT protocol, as

@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 
 from control_plane.db.models import Group, OAuthClient, Token, User
 from control_plane.errors import Conflict, InvalidInput, NotFound
+from control_plane.services import limits
 from control_plane.services.clock import Clock, utc_now
 from control_plane.services.hashing import hash_password, new_secret
 from control_plane.services.principal import Principal
@@ -42,10 +43,18 @@ class ClientCreated(msgspec.Struct, frozen=True):
 MIN_PASSWORD_LENGTH = 8
 
 
+_NAME_LENGTHS = {
+    "group": limits.GROUP_NAME,
+    "username": limits.USERNAME,
+    "client_id": limits.CLIENT_ID,
+}
+
+
 def _check_name(kind: str, value: str) -> str:
     value = value.strip()
-    if not value or len(value) > 150:
-        raise InvalidInput(f"{kind} must have 1 to 150 characters", location=kind)
+    longest = _NAME_LENGTHS[kind]
+    if not value or len(value) > longest:
+        raise InvalidInput(f"{kind} must have 1 to {longest} characters", location=kind)
     if any(c.isspace() or not c.isprintable() for c in value):
         raise InvalidInput(f"{kind} may not contain spaces or control characters", location=kind)
     return value

@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 
 from control_plane.db.models import Blob, PlanFile
 from control_plane.errors import Conflict, InvalidInput, NotFound
+from control_plane.services import limits
 from control_plane.services.blob_store import BlobStore, StagedFile
 from control_plane.services.mission_files import check_staged_missions
 from control_plane.services.principal import Principal
@@ -48,7 +49,7 @@ def clean_filename(raw: str) -> str:
     name = "".join(c for c in name if unicodedata.category(c)[0] != "C").strip()
     if name in {"", ".", ".."}:
         name = "file"
-    return name[:255]
+    return name[: limits.BLOB_FILENAME]
 
 
 class BlobService:

@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 
 from control_plane.db.models import Group, Node, Plan, Point, Token
 from control_plane.errors import Conflict, InvalidInput, NotFound
+from control_plane.services import limits
 from control_plane.services.accounts import group_by_name
 from control_plane.services.clock import Clock, utc_now
 from control_plane.services.hashing import hash_node_secret, new_secret, verify_node_secret
@@ -41,7 +42,8 @@ class PointType(StrEnum):
 _POINT_TYPE_IDS = {t: i for i, t in enumerate(PointType, start=1)}
 _POINT_TYPE_IDS_BY_NAME = {t.value: i for t, i in _POINT_TYPE_IDS.items()}
 
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=150)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.NODE_NAME)]
+PointName = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.POINT_NAME)]
 Description = Annotated[str, msgspec.Meta(max_length=10_000)]
 
 
@@ -76,7 +78,7 @@ class NodeCreated(msgspec.Struct, frozen=True):
 
 
 class PointWrite(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    name: Name
+    name: PointName
     point_type_name: PointType
     params: dict[str, Any] = {}
     id: int | None = None

@@ -10,6 +10,7 @@ from tortoise.transactions import in_transaction
 
 from control_plane.db.models import Blob, Job, Node, Plan, PlanFile
 from control_plane.errors import Conflict, InvalidInput, NotFound
+from control_plane.services import limits
 from control_plane.services.blob_store import BlobStore
 from control_plane.services.ids import MAX_ID, Id
 from control_plane.services.listing_cache import PLAN_WRITES
@@ -19,7 +20,7 @@ from control_plane.services.principal import Principal
 from shared.enums import ACTIVE_JOB_STATUSES
 from shared.job_options import JobOptionError, parse_job_options
 
-Key = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+Key = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.FILE_KEY)]
 Text = Annotated[str, msgspec.Meta(max_length=65_536)]
 FileMap = Annotated[dict[Key, str], msgspec.Meta(max_length=100)]
 ExtraMap = Annotated[dict[Key, Text], msgspec.Meta(max_length=200)]
@@ -41,7 +42,7 @@ class PlanOut(msgspec.Struct, frozen=True):
 class PlanWrite(msgspec.Struct, frozen=True):
     """Body of plan create and replace (``PUT`` replaces the whole plan, as in the seed)."""
 
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=limits.PLAN_NAME)]
     node_id: Id
     description: Annotated[str, msgspec.Meta(max_length=10_000)] = ""
     files: FileMap = {}

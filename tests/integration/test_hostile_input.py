@@ -143,3 +143,60 @@ async def test_odd_ids_and_unknown_routes(
             r = await client.request(method, path, headers=auth)
             assert 400 <= r.status_code < 500, (method, path, r.status_code, r.text)
             assert "error_message" in r.json()
+
+
+async def test_an_empty_body_says_what_to_send(
+    client: AsyncTestClient, auth: Headers, world: int
+) -> None:
+    for method, path, fields in [
+        ("POST", "/gosd/api/v2/nodes/", "name and type_name"),
+        ("PUT", f"/gosd/api/v2/nodes/{world}", "name and type_name"),
+        ("POST", "/gosd/api/v2/plans/", "name and node_id"),
+        ("PUT", "/gosd/api/v2/plans/1", "name and node_id"),
+    ]:
+        r = await client.request(method, path, headers={**auth, **JSON}, content=b"")
+        assert r.status_code == 400, (method, path, r.text)
+        assert r.json() == {
+            "error_message": f"the body is empty: send a JSON object with {fields}",
+            "code": "bad_request",
+        }
+
+
+async def test_one_kind_of_mistake_has_one_status_whatever_the_encoding(
+    client: AsyncTestClient, auth: Headers, world: int
+) -> None:
+    """A value that fails validation is 422 ``invalid_input`` naming the field (JSON,
+    multipart, path or query alike); a body that cannot be read at all is 400."""
+    long_name = "x" * 300
+    invalid = [
+        await client.post(
+            "/gosd/api/v2/plans/", headers=auth, json={"name": long_name, "node_id": world}
+        ),
+        await client.post(
+            "/gosd/api/v2/plans/",
+            headers=auth,
+            files={"name": (None, long_name), "node_id": (None, str(world))},
+        ),
+        await client.put(
+            "/gosd/api/v2/plans/1", headers=auth, json={"name": long_name, "node_id": world}
+        ),
+        await client.post(
+            "/gosd/api/v2/nodes/", headers=auth, json={"name": long_name, "type_name": "air"}
+        ),
+        await client.get(f"/gosd/api/v2/nodes/{world}/msg/position/history?time=0", headers=auth),
+        await client.get("/gosd/api/v2/plans/0", headers=auth),
+    ]
+    for r, location in zip(
+        invalid, ["name", "name", "name", "name", "time", "plan_id"], strict=True
+    ):
+        assert r.status_code == 422, (r.request.url, r.text)
+        assert (r.json()["code"], r.json()["location"]) == ("invalid_input", location), r.text
+    unreadable = [
+        await client.post("/gosd/api/v2/plans/", headers={**auth, **JSON}, content=b"{bad"),
+        await client.put("/gosd/api/v2/plans/1", headers={**auth, **JSON}, content=b"{bad"),
+        await client.post("/gosd/api/v2/nodes/", headers={**auth, **JSON}, content=b"{bad"),
+        await client.post("/gosd/api/v2/plans/", headers={**auth, **MULTIPART}, content=b"--B"),
+    ]
+    for r in unreadable:
+        assert r.status_code == 400, (r.request.url, r.text)
+        assert r.json()["code"] == "bad_request"
