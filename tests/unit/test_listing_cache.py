@@ -99,11 +99,14 @@ async def test_while_one_request_reloads_others_answer_the_old_list_until_max_ag
         await asyncio.sleep(0)  # the reload has started
         assert await cache.get(1, source.load) == "v1"  # no second load
         assert source.loads == 1
-        monotonic.now_s += 0.31  # 0.81 s since the first load started
-        assert await cache.get(1, source.load) == "v1"  # loaded again, not answered old
-        assert source.loads == 2
+        source.value = "v2"  # written by another process meanwhile
+        monotonic.now_s += 0.31  # 0.81 s since the first load started: too old to answer
+        late = tg.create_task(cache.get(1, source.load))
+        await asyncio.sleep(0)
+        assert not late.done()  # it waits for the reload under way, not the old list
         release.set()
-    assert reload.result() == "v1"
+    assert reload.result() == late.result() == "v2"
+    assert source.loads == 2
 
 
 async def test_groups_are_kept_apart_and_bounded(cache: ListingCache[str]) -> None:
@@ -115,3 +118,41 @@ async def test_groups_are_kept_apart_and_bounded(cache: ListingCache[str]) -> No
     assert sources[2].loads == 1
     assert await cache.get(1, sources[1].load) == "group 1"
     assert sources[1].loads == 2  # dropped: only two groups are kept
+
+
+class HeldSource(Source):
+    """A load that waits until the test lets it finish (or fail)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+        self.fail_first = False
+
+    async def load(self) -> str:
+        self.loads += 1
+        await self.release.wait()
+        if self.fail_first and self.loads == 1:
+            raise ConnectionError("the database went away")
+        return self.value
+
+
+async def test_requests_arriving_during_a_load_wait_for_it(cache: ListingCache[str]) -> None:
+    source = HeldSource()
+    waiting = [asyncio.ensure_future(cache.get(1, source.load)) for _ in range(50)]
+    await asyncio.sleep(0)  # let every request reach the cache
+    source.release.set()
+    assert await asyncio.gather(*waiting) == ["v1"] * 50
+    assert source.loads == 1
+
+
+async def test_a_failed_load_does_not_fail_the_requests_that_waited_for_it(
+    cache: ListingCache[str],
+) -> None:
+    source = HeldSource()
+    source.fail_first = True
+    waiting = [asyncio.ensure_future(cache.get(1, source.load)) for _ in range(3)]
+    await asyncio.sleep(0)
+    source.release.set()
+    answers = await asyncio.gather(*waiting, return_exceptions=True)
+    assert isinstance(answers[0], ConnectionError)
+    assert answers[1:] == ["v1", "v1"]
