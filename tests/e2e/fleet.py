@@ -67,10 +67,8 @@ class Fleet:
 
     # -- set-up ------------------------------------------------------------------
 
-    def add_node(
-        self, name: str, *, keepalive_s: int = 2, driver_kind: str = "fake", **driver: Any
-    ) -> tuple[int, Path]:
-        """``gosd nodes add --agent-config``, then the test's driver and its settings."""
+    def add_air_node(self, name: str) -> tuple[int, Path]:
+        """``gosd nodes add --type air --agent-config``, as an operator makes a drone."""
         path = self.root / f"{name}.toml"
         created = json_of(
             gosd(
@@ -87,6 +85,13 @@ class Fleet:
                 env=self.env,
             )
         )
+        return int(created["id"]), path
+
+    def add_node(
+        self, name: str, *, keepalive_s: int = 2, driver_kind: str = "fake", **driver: Any
+    ) -> tuple[int, Path]:
+        """``add_air_node``, then the test's driver and its settings."""
+        node_id, path = self.add_air_node(name)
         config = agent_config.load(path, environ={})
         config = msgspec.structs.replace(
             config,
@@ -94,7 +99,7 @@ class Fleet:
             driver=agent_config.DriverSection.of(driver_kind, driver),
         )
         agent_config.write(config, path)
-        return int(created["id"]), path
+        return node_id, path
 
     # -- processes -----------------------------------------------------------------
 

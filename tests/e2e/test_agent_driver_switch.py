@@ -15,9 +15,7 @@ from typing import Any
 import pytest
 
 from shared import agent_config
-from tests.conftest import DEMO_USER
 from tests.e2e.fleet import Fleet
-from tests.e2e.processes import gosd, json_of
 
 pytestmark = pytest.mark.integration
 
@@ -30,27 +28,6 @@ async def fleet(tmp_path: Path, database_url: str) -> AsyncIterator[Fleet]:
         yield fleet
     finally:
         await fleet.close()
-
-
-def add_drone(fleet: Fleet, name: str) -> tuple[int, Path]:
-    """An ``air`` node and its agent configuration, as an operator makes them."""
-    path = fleet.root / f"{name}.toml"
-    created = json_of(
-        gosd(
-            "nodes",
-            "add",
-            name,
-            "--type",
-            "air",
-            "--group",
-            DEMO_USER,
-            "--agent-config",
-            str(path),
-            "--json",
-            env=fleet.env,
-        )
-    )
-    return int(created["id"]), path
 
 
 async def driver_of(fleet: Fleet, node_id: int) -> Any:
@@ -82,7 +59,7 @@ def log_of(fleet: Fleet, node_id: int) -> str:
 
 
 async def test_a_drones_generated_config_runs_the_fake_driver(fleet: Fleet) -> None:
-    node_id, path = add_drone(fleet, "d1")
+    node_id, path = fleet.add_air_node("d1")
     text = path.read_text()
     assert "[driver.mavsdk]" in text and "[driver.fake]" in text, text
     fleet.start_agent(node_id, path, "--driver", "fake")
@@ -96,7 +73,7 @@ async def test_a_drones_generated_config_runs_the_fake_driver(fleet: Fleet) -> N
 async def test_a_previous_versions_config_still_works(fleet: Fleet) -> None:
     """The file as the previous version wrote it: its one ``[driver.settings]`` table is the
     settings of ``driver.kind``; another kind chosen by ``--driver`` ignores it, saying so."""
-    node_id, path = add_drone(fleet, "d2")
+    node_id, path = fleet.add_air_node("d2")
     config = agent_config.load(path, environ={})
     old_format = (
         f'[node]\nid = {node_id}\nsecret = "{config.node.secret}"\n'

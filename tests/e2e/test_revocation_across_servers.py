@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -59,6 +60,34 @@ async def _login(client: httpx.AsyncClient, username: str, password: str) -> dic
     assert r.status_code == 200, r.text
     body: dict[str, str] = r.json()
     return {"Authorization": "Bearer " + body["access_token"], "refresh": body["refresh_token"]}
+
+
+async def _node_reading_a_blob(
+    servers: Servers, admin: dict[str, str]
+) -> tuple[dict[str, Any], str, dict[str, str]]:
+    """A node made through server a, the meta path of a blob it may read, and the node's
+    token (from server b: a token is good on every server)."""
+    node = (
+        await servers.a.post(
+            "/api/v2/nodes/", headers=_bearer(admin), json={"name": "d1", "type_name": "air"}
+        )
+    ).json()
+    blob_id = (
+        await servers.a.post(
+            "/api/v2/blobs/", headers=_bearer(admin), files={"m": ("m.plan", b"{}")}
+        )
+    ).json()["m"]
+    r = await servers.b.post(
+        "/oauth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": f"node-{node['id']}",
+            "client_secret": node["secret"],
+        },
+    )
+    assert r.status_code == 200, r.text
+    node_auth = {"Authorization": "Bearer " + r.json()["access_token"]}
+    return node, f"/api/v2/blobs/{blob_id}/meta", node_auth
 
 
 def _bearer(auth: dict[str, str]) -> dict[str, str]:
@@ -138,26 +167,7 @@ async def test_revoked_through_one_server_refused_there_at_once_and_by_the_other
 
     # A node deleted through one server: its token dies with it.
     admin = bystander
-    node = (
-        await servers.a.post(
-            "/api/v2/nodes/", headers=_bearer(admin), json={"name": "d1", "type_name": "air"}
-        )
-    ).json()
-    blob_id = (
-        await servers.a.post(
-            "/api/v2/blobs/", headers=_bearer(admin), files={"m": ("m.plan", b"{}")}
-        )
-    ).json()["m"]
-    r = await servers.b.post(
-        "/oauth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": f"node-{node['id']}",
-            "client_secret": node["secret"],
-        },
-    )
-    node_auth = {"Authorization": "Bearer " + r.json()["access_token"]}
-    meta = f"/api/v2/blobs/{blob_id}/meta"
+    node, meta, node_auth = await _node_reading_a_blob(servers, admin)
     await _accepted_by_both(servers, meta, node_auth)
 
     deleted = await servers.a.delete(f"/api/v2/nodes/{node['id']}", headers=_bearer(admin))
@@ -172,26 +182,7 @@ async def test_revocations_by_the_cli_reach_both_servers_within_1_s(servers: Ser
     admin = await _login(servers.a, "demo", "demodemo")
     removed = await _login(servers.b, "plain", "plainplain")
     re_passworded = await _login(servers.a, "other", "otherother")
-    node = (
-        await servers.a.post(
-            "/api/v2/nodes/", headers=_bearer(admin), json={"name": "d1", "type_name": "air"}
-        )
-    ).json()
-    blob_id = (
-        await servers.a.post(
-            "/api/v2/blobs/", headers=_bearer(admin), files={"m": ("m.plan", b"{}")}
-        )
-    ).json()["m"]
-    r = await servers.a.post(
-        "/oauth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": f"node-{node['id']}",
-            "client_secret": node["secret"],
-        },
-    )
-    re_keyed = {"Authorization": "Bearer " + r.json()["access_token"]}
-    meta = f"/api/v2/blobs/{blob_id}/meta"
+    node, meta, re_keyed = await _node_reading_a_blob(servers, admin)
     await _accepted_by_both(servers, ME, admin, removed, re_passworded)
     await _accepted_by_both(servers, meta, re_keyed)
 
