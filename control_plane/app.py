@@ -16,7 +16,7 @@ from control_plane.api.auth import (
     PUBLIC,
     BearerAuthMiddleware,
     people_only,
-    provide_messaging,
+    provide_call,
     provide_principal,
     provide_services,
 )
@@ -90,7 +90,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
         dependencies={
             "principal": Provide(provide_principal),
             "services": Provide(provide_services),
-            "messaging": Provide(provide_messaging),
+            "call": Provide(provide_call),
         },
         middleware=[
             DefineMiddleware(

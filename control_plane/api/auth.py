@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from litestar import Request
@@ -71,15 +72,34 @@ async def provide_services(request: Request[Any, Any, Any]) -> Services:
     return services
 
 
-async def provide_messaging(request: Request[Any, Any, Any]) -> Messaging:
-    """Dependency: the MQTT side of this app (node state, dispatch)."""
-    messaging: Messaging = request.app.state.messaging
-    return messaging
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A request's caller and the app parts its handler works with, as one dependency.
+
+    Litestar resolves a handler's independent dependencies concurrently: a handler taking
+    the caller, the services and the messaging side as three dependencies spawned an anyio
+    task group with a task each on every request. One dependency is awaited directly
+    (measured on the plan list: 2,937 -> 4,191 requests/s)."""
+
+    principal: Principal
+    """Who calls (set by ``BearerAuthMiddleware``)."""
+    services: Services
+    """The app's service container."""
+    messaging: Messaging
+    """The app's MQTT side (node state, dispatch, RPC)."""
+
+
+async def provide_call(request: Request[Any, Any, Any]) -> Call:
+    """Dependency: the caller with the app's services and messaging side."""
+    state = request.app.state
+    return Call(principal_of(request), state.services, state.messaging)
 
 
 Caller = NamedDependency[Principal]
 """Handler parameter type for the authenticated caller (dependency ``principal``)."""
 ServicesDep = NamedDependency[Services]
-"""Handler parameter type for the service container (dependency ``services``)."""
-MessagingDep = NamedDependency[Messaging]
-"""Handler parameter type for the MQTT side (dependency ``messaging``)."""
+"""Handler parameter type for the service container (dependency ``services``), for the
+routes that need no caller."""
+CallDep = NamedDependency[Call]
+"""Handler parameter type for the caller with the app parts (dependency ``call``): what
+a handler takes when it needs more than the caller."""

@@ -13,7 +13,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, Schema
 from litestar.params import FromPath
 from litestar.response import Stream
 
-from control_plane.api.auth import NODES_ALLOWED, Caller, ServicesDep
+from control_plane.api.auth import NODES_ALLOWED, CallDep
 from control_plane.api.multipart import read_upload_form
 from control_plane.api.openapi_docs import BINARY, FILES_FORM, documented
 from control_plane.api.params import PathId
@@ -90,19 +90,17 @@ class BlobsController(Controller):
         summary="Upload files",
         **documented(InvalidInput, body={"multipart/form-data": FILES_FORM}),
     )
-    async def upload(
-        self, request: Request[Any, Any, Any], principal: Caller, services: ServicesDep
-    ) -> dict[str, str]:
+    async def upload(self, request: Request[Any, Any, Any], call: CallDep) -> dict[str, str]:
         """Upload any number of files as multipart parts under any field names.
 
         Answers ``{"field": "blob id"}``. Files are streamed to disk; a body over the
         upload limit answers 413.
         """
-        form = await read_upload_form(request, services.blobs.store)
+        form = await read_upload_form(request, call.services.blobs.store)
         try:
             if not form.files:
                 raise InvalidInput("send at least one file part", location="multipart")
-            return await services.blobs.create(principal, form.files)
+            return await call.services.blobs.create(call.principal, form.files)
         finally:
             await form.discard()
 
@@ -124,12 +122,11 @@ class BlobsController(Controller):
     async def download(
         self,
         request: Request[Any, Any, Any],
-        principal: Caller,
-        services: ServicesDep,
+        call: CallDep,
         blob_id: FromPath[PathId],
     ) -> Response[Any]:
         """The file's bytes, streamed, with ``ETag`` (its SHA-256) and ``Range`` support."""
-        blob, path = await services.blobs.get(principal, blob_id)
+        blob, path = await call.services.blobs.get(call.principal, blob_id)
         etag = f'"{blob.sha256}"'
         headers = {
             "ETag": etag,
@@ -172,11 +169,9 @@ class BlobsController(Controller):
         opt={NODES_ALLOWED: True},
         **documented(NotFound),
     )
-    async def meta(
-        self, principal: Caller, services: ServicesDep, blob_id: FromPath[PathId]
-    ) -> BlobOut:
+    async def meta(self, call: CallDep, blob_id: FromPath[PathId]) -> BlobOut:
         """Filename, type, size and SHA-256 of a blob."""
-        blob, _ = await services.blobs.get(principal, blob_id)
+        blob, _ = await call.services.blobs.get(call.principal, blob_id)
         return blob
 
     @put(
@@ -188,16 +183,15 @@ class BlobsController(Controller):
     async def replace(
         self,
         request: Request[Any, Any, Any],
-        principal: Caller,
-        services: ServicesDep,
+        call: CallDep,
         blob_id: FromPath[PathId],
     ) -> BlobReplaced:
         """Replace a blob's content with the first file part of a multipart body."""
-        form = await read_upload_form(request, services.blobs.store)
+        form = await read_upload_form(request, call.services.blobs.store)
         try:
             if not form.files:
                 raise InvalidInput("send one file part", location="multipart")
-            return await services.blobs.replace(principal, blob_id, form.files[0][1])
+            return await call.services.blobs.replace(call.principal, blob_id, form.files[0][1])
         finally:
             await form.discard()
 
@@ -208,8 +202,6 @@ class BlobsController(Controller):
         summary="Delete a file",
         **documented(NotFound, Conflict),
     )
-    async def delete_blob(
-        self, principal: Caller, services: ServicesDep, blob_id: FromPath[PathId]
-    ) -> BlobOut:
+    async def delete_blob(self, call: CallDep, blob_id: FromPath[PathId]) -> BlobOut:
         """Delete a blob (and its bytes); 409 naming the plans that still use it."""
-        return await services.blobs.delete(principal, blob_id)
+        return await call.services.blobs.delete(call.principal, blob_id)

@@ -9,7 +9,7 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 
-from control_plane.api.auth import Caller, MessagingDep, ServicesDep
+from control_plane.api.auth import CallDep
 from control_plane.api.bodies import UnsupportedMediaType, media_type, read_json
 from control_plane.api.multipart import read_upload_form
 from control_plane.api.openapi_docs import BINARY, documented, struct_schema
@@ -52,30 +52,29 @@ class JobsController(Controller):
     async def create_job(
         self,
         request: Request[Any, Any, Any],
-        principal: Caller,
-        services: ServicesDep,
-        messaging: MessagingDep,
+        call: CallDep,
         plan_id: FromPath[PathId],
     ) -> JobOut:
         """Queue a run of the plan; it goes to the plan's node as soon as the node is
         online and free. The body is optional: JSON ``JobInputs``, or a multipart form
         whose file parts become the job's ``files`` and text fields its ``extra``."""
         if media_type(request) == "multipart/form-data":
-            await own_plan(principal, plan_id)
-            form = await read_upload_form(request, services.blobs.store)
+            await own_plan(call.principal, plan_id)
+            form = await read_upload_form(request, call.services.blobs.store)
             try:
                 extra = form.text()
                 validate_extra(extra)  # before any blob is stored: a refused form adds none
-                files = await services.blobs.create(principal, form.files) if form.files else {}
-                job = await services.jobs.create(principal, plan_id, files=files, extra=extra)
+                blobs, jobs = call.services.blobs, call.services.jobs
+                files = await blobs.create(call.principal, form.files) if form.files else {}
+                job = await jobs.create(call.principal, plan_id, files=files, extra=extra)
             finally:
                 await form.discard()
         else:
             inputs = await read_json(request, JobInputs, empty=JobInputs())
-            job = await services.jobs.create(
-                principal, plan_id, files=inputs.files, extra=inputs.extra
+            job = await call.services.jobs.create(
+                call.principal, plan_id, files=inputs.files, extra=inputs.extra
             )
-        await messaging.dispatcher.job_created(job)
+        await call.messaging.dispatcher.job_created(job)
         return job
 
     @get(
@@ -84,11 +83,9 @@ class JobsController(Controller):
         summary="List the runs of a plan",
         **documented(NotFound),
     )
-    async def list_jobs(
-        self, principal: Caller, services: ServicesDep, plan_id: FromPath[PathId]
-    ) -> list[JobOut]:
+    async def list_jobs(self, call: CallDep, plan_id: FromPath[PathId]) -> list[JobOut]:
         """Every run of the plan, oldest first."""
-        return await services.jobs.list(principal, plan_id)
+        return await call.services.jobs.list(call.principal, plan_id)
 
     @get(
         "/jobs/{job_id:int}",
@@ -98,13 +95,12 @@ class JobsController(Controller):
     )
     async def get_job(
         self,
-        principal: Caller,
-        services: ServicesDep,
+        call: CallDep,
         plan_id: FromPath[PathId],
         job_id: FromPath[PathId],
     ) -> JobOut:
         """One run, by its run number within the plan."""
-        return await services.jobs.get(principal, plan_id, job_id)
+        return await call.services.jobs.get(call.principal, plan_id, job_id)
 
     @post(
         "/jobs/{job_id:int}/cancel",
@@ -115,8 +111,7 @@ class JobsController(Controller):
     )
     async def cancel_job(
         self,
-        principal: Caller,
-        messaging: MessagingDep,
+        call: CallDep,
         plan_id: FromPath[PathId],
         job_id: FromPath[PathId],
     ) -> JobOut:
@@ -125,7 +120,7 @@ class JobsController(Controller):
         A waiting run is cancelled at once. A run on its node is cancelled by the node's
         agent (``job_cancel``): the answer comes when the agent reports it ended (or after
         a few seconds, still running); 503 when the node does not answer."""
-        return await messaging.dispatcher.cancel(principal, plan_id, job_id)
+        return await call.messaging.dispatcher.cancel(call.principal, plan_id, job_id)
 
     @post(
         "/jobs/cancel",
@@ -134,11 +129,9 @@ class JobsController(Controller):
         summary="Cancel the active run",
         **documented(NotFound, Conflict, NodeUnreachable),
     )
-    async def cancel_active_job(
-        self, principal: Caller, messaging: MessagingDep, plan_id: FromPath[PathId]
-    ) -> JobOut:
+    async def cancel_active_job(self, call: CallDep, plan_id: FromPath[PathId]) -> JobOut:
         """Cancel the plan's active run (the form the seed's own example uses)."""
-        return await messaging.dispatcher.cancel(principal, plan_id, None)
+        return await call.messaging.dispatcher.cancel(call.principal, plan_id, None)
 
     @delete(
         "/jobs/running",
@@ -147,12 +140,10 @@ class JobsController(Controller):
         summary="Emergency stop",
         **documented(NotFound, Conflict, NodeUnreachable),
     )
-    async def stop_running_job(
-        self, principal: Caller, messaging: MessagingDep, plan_id: FromPath[PathId]
-    ) -> JobOut:
+    async def stop_running_job(self, call: CallDep, plan_id: FromPath[PathId]) -> JobOut:
         """Emergency stop: the node aborts what it runs and puts the vehicle in its safe
         action now (``emergency_stop``); 503 when the node does not answer."""
-        return await messaging.dispatcher.emergency_stop(principal, plan_id)
+        return await call.messaging.dispatcher.emergency_stop(call.principal, plan_id)
 
     @get(
         "/jobs/{job_id:int}/events",
@@ -162,14 +153,13 @@ class JobsController(Controller):
     )
     async def list_job_events(
         self,
-        principal: Caller,
-        services: ServicesDep,
+        call: CallDep,
         plan_id: FromPath[PathId],
         job_id: FromPath[PathId],
     ) -> list[JobEventOut]:
         """Every step of the run in order: the control plane's own (queued, dispatched,
         timeouts; no ``seq``) and its agent's events (``seq`` numbered per node)."""
-        return await services.jobs.events(principal, plan_id, job_id)
+        return await call.services.jobs.events(call.principal, plan_id, job_id)
 
     @get(
         "/running",
@@ -177,9 +167,7 @@ class JobsController(Controller):
         summary="The active run",
         **documented(NotFound),
     )
-    async def running(
-        self, principal: Caller, services: ServicesDep, plan_id: FromPath[PathId]
-    ) -> Response[Any]:
+    async def running(self, call: CallDep, plan_id: FromPath[PathId]) -> Response[Any]:
         """The plan's active run, or ``{}`` when none."""
-        job = await services.jobs.running(principal, plan_id)
+        job = await call.services.jobs.running(call.principal, plan_id)
         return Response(job if job is not None else {})

@@ -17,7 +17,7 @@ from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from control_plane.api.auth import Caller, MessagingDep, ServicesDep
+from control_plane.api.auth import CallDep
 from control_plane.api.openapi_docs import documented
 from control_plane.api.params import PathId
 from control_plane.errors import Conflict, InvalidInput, NodeUnreachable, NotFound
@@ -61,13 +61,11 @@ class LiveController(Controller):
         summary="Node status",
         **documented(NotFound),
     )
-    async def node_status(
-        self, principal: Caller, messaging: MessagingDep, node_id: FromPath[PathId]
-    ) -> LiveStatus:
+    async def node_status(self, call: CallDep, node_id: FromPath[PathId]) -> LiveStatus:
         """``online``, ``offline`` (clean exit), ``neterror`` (link lost) or ``unknown``,
         with ``since``, ``last_seen``, link quality and what the agent said of itself."""
-        await nodes.check_visible(principal, node_id)
-        return messaging.states.status(node_id)
+        await nodes.check_visible(call.principal, node_id)
+        return call.messaging.states.status(node_id)
 
     @get(
         "/nodes/{node_id:int}/msg/{name:str}",
@@ -77,14 +75,13 @@ class LiveController(Controller):
     )
     async def telemetry(
         self,
-        principal: Caller,
-        messaging: MessagingDep,
+        call: CallDep,
         node_id: FromPath[PathId],
         name: FromPath[str],
     ) -> Telemetry:
         """The node's latest ``msg/<name>`` message and when the control plane got it."""
-        await nodes.check_visible(principal, node_id)
-        sample = messaging.states.telemetry(node_id, name)
+        await nodes.check_visible(call.principal, node_id)
+        sample = call.messaging.states.telemetry(node_id, name)
         if sample is None:
             raise NotFound(f"node {node_id} has sent no {name!r} message")
         return sample
@@ -98,16 +95,15 @@ class LiveController(Controller):
     )
     async def telemetry_history(
         self,
-        principal: Caller,
-        messaging: MessagingDep,
+        call: CallDep,
         node_id: FromPath[PathId],
         name: FromPath[str],
         seconds: Annotated[float, QueryParameter(name="time", gt=0, le=86_400)] = 60.0,
     ) -> list[HistorySample]:
         """The node's own recent ``msg/<name>`` samples (``time``: how far back, in
         seconds), asked of its agent over MQTT (``history``); 503 when it does not answer."""
-        await nodes.check_visible(principal, node_id)
-        samples = await messaging.ask(node_id, "history", {"topic": name, "time": seconds})
+        await nodes.check_visible(call.principal, node_id)
+        samples = await call.messaging.ask(node_id, "history", {"topic": name, "time": seconds})
         return msgspec.convert(samples, list[HistorySample])
 
     @get(
@@ -118,9 +114,7 @@ class LiveController(Controller):
     )
     async def read_topic(
         self,
-        principal: Caller,
-        services: ServicesDep,
-        messaging: MessagingDep,
+        call: CallDep,
         topic: FromPath[Path],
     ) -> Any:
         """The last message of a node topic (``nodes/<id>/status``, ``.../network``,
@@ -129,14 +123,14 @@ class LiveController(Controller):
         name = str(topic).lstrip("/")
         parsed = topics.parse(name)
         if parsed is not None:
-            await nodes.check_visible(principal, parsed.node_id)
+            await nodes.check_visible(call.principal, parsed.node_id)
             value: Any = None
             if parsed.kind is NodeTopic.STATUS:
-                value = messaging.states.last_status(parsed.node_id)
+                value = call.messaging.states.last_status(parsed.node_id)
             elif parsed.kind is NodeTopic.NETWORK:
-                value = messaging.states.status(parsed.node_id).link
+                value = call.messaging.states.status(parsed.node_id).link
             elif parsed.kind is NodeTopic.MSG and parsed.name is not None:
-                sample = messaging.states.telemetry(parsed.node_id, parsed.name)
+                sample = call.messaging.states.telemetry(parsed.node_id, parsed.name)
                 value = sample.data if sample else None
             if value is None:
                 raise NotFound(f"no message on {name}")
@@ -144,7 +138,7 @@ class LiveController(Controller):
         plan_id = topics.parse_plan_running(name)
         if plan_id is None:
             raise NotFound(f"{name} is not a topic the bridge reads")
-        job = await services.jobs.running(principal, plan_id)
+        job = await call.services.jobs.running(call.principal, plan_id)
         return job if job is not None else {}
 
     @get(
@@ -153,14 +147,12 @@ class LiveController(Controller):
         summary="Live status and telemetry (server-sent events)",
         **documented(NotFound, answers={"text/event-stream": SSE_EVENT}),
     )
-    async def stream(
-        self, principal: Caller, messaging: MessagingDep, node_id: FromPath[PathId]
-    ) -> ServerSentEvent:
+    async def stream(self, call: CallDep, node_id: FromPath[PathId]) -> ServerSentEvent:
         """A ``text/event-stream`` of the node: first its current status and latest
         telemetry, then every change. Events are ``status`` (data: the status) and
         ``msg`` (data: ``{name, data, received_at}``)."""
-        await nodes.check_visible(principal, node_id)
-        states = messaging.states
+        await nodes.check_visible(call.principal, node_id)
+        states = call.messaging.states
 
         async def events() -> AsyncIterator[ServerSentEventMessage]:
             with states.watch(node_id) as queue:

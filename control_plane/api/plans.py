@@ -9,7 +9,7 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.openapi.spec import OpenAPIType, Schema
 from litestar.params import FromPath
 
-from control_plane.api.auth import Caller, ServicesDep
+from control_plane.api.auth import CallDep, Caller
 from control_plane.api.bodies import UnsupportedMediaType, invalid_input, media_type, read_json
 from control_plane.api.multipart import read_upload_form
 from control_plane.api.openapi_docs import BINARY, documented, struct_schema
@@ -81,24 +81,22 @@ class PlansController(Controller):
             body={"application/json": struct_schema(PlanWrite), "multipart/form-data": PLAN_FORM},
         ),
     )
-    async def create_plan(
-        self, request: Request[Any, Any, Any], principal: Caller, services: ServicesDep
-    ) -> PlanOut:
+    async def create_plan(self, request: Request[Any, Any, Any], call: CallDep) -> PlanOut:
         """Create a plan from JSON (``PlanWrite``) or from a multipart form.
 
         ``node_id`` must name a node of the caller's group and every value of ``files``
         a blob of the group; 422 says which field is wrong.
         """
         if media_type(request) == "multipart/form-data":
-            return await _plan_from_form(request, principal, services)
+            return await _plan_from_form(request, call.principal, call.services)
         return await plans.create_plan(
-            principal, await read_json(request, PlanWrite), store=services.blobs.store
+            call.principal, await read_json(request, PlanWrite), store=call.services.blobs.store
         )
 
     @get("/", operation_id="list_plans", summary="List plans", **documented())
-    async def list_plans(self, principal: Caller, services: ServicesDep) -> list[PlanOut]:
+    async def list_plans(self, call: CallDep) -> list[PlanOut]:
         """Every plan of the caller's group."""
-        return await services.listings.plans(principal)
+        return await call.services.listings.plans(call.principal)
 
     @get(
         "/{plan_id:int}",
@@ -124,13 +122,13 @@ class PlansController(Controller):
     async def replace_plan(
         self,
         request: Request[Any, Any, Any],
-        principal: Caller,
+        call: CallDep,
         plan_id: FromPath[PathId],
-        services: ServicesDep,
     ) -> PlanOut:
         """Replace a whole plan (the seed has no partial update)."""
         data = await read_json(request, PlanWrite)
-        return await plans.replace_plan(principal, plan_id, data, store=services.blobs.store)
+        store = call.services.blobs.store
+        return await plans.replace_plan(call.principal, plan_id, data, store=store)
 
     @delete(
         "/{plan_id:int}",
