@@ -28,7 +28,8 @@ from control_plane.services.hashing import (
     verify_password,
 )
 from control_plane.services.principal import Principal
-from control_plane.services.token_cache import TokenCache
+from control_plane.services.shared_load import SharedLoads
+from control_plane.services.token_cache import Check, TokenCache
 
 NODE_CLIENT_ID = re.compile(r"node-([1-9][0-9]{0,9})")
 _TOKEN_SHAPE = re.compile(r"[0-9a-f]{64}")
@@ -59,6 +60,7 @@ class AuthService:
         self._policy = policy
         self._clock = clock
         self._tokens = tokens if tokens is not None else TokenCache()
+        self._token_reads: SharedLoads[str, Principal] = SharedLoads(self._tokens.max_age_s)
 
     # --- grants -------------------------------------------------------------------
 
@@ -170,11 +172,19 @@ class AuthService:
     async def _check_token(self, digest: str) -> Principal:
         check = self._tokens.begin(digest)
         try:
-            token = await Token.get_or_none(access_digest=digest).select_related(
-                "user__group", "node__group"
+            principal, _ = await self._token_reads.load(
+                digest, check.epoch, check.started_s, lambda: self._read_token(check)
             )
         finally:
             self._tokens.end(check)
+        return principal
+
+    async def _read_token(self, check: Check) -> Principal:
+        """The database's word on one token, remembered in the cache when it is valid."""
+        digest = check.digest
+        token = await Token.get_or_none(access_digest=digest).select_related(
+            "user__group", "node__group"
+        )
         if token is None:
             self._tokens.discard(digest)
             raise AuthenticationFailed("the access token is unknown")

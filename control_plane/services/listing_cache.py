@@ -14,20 +14,19 @@ through the database thread; clients poll this list. So each list is kept per gr
   they have, never past ``max_age_s``.
 
 Requests that find no usable list while one is being loaded for the same writes wait
-for that load instead of starting their own: 50 clients polling a list that a write just
-made stale cost one database read, not 50 queued on the database thread (the cold list
-took ~1 s to answer them all, measured).
+for that load instead of starting their own (``shared_load``).
 
 What the lists carry that changes all the time (a node's live ``status``) is not cached.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from control_plane.services.shared_load import SharedLoads
 
 T = TypeVar("T")
 
@@ -66,17 +65,6 @@ class _Entry(Generic[T]):
     refreshing: bool = False
 
 
-@dataclass(slots=True)
-class _Load(Generic[T]):
-    """A load under way: later requests for the same writes wait for its answer."""
-
-    writes: int
-    started_s: float
-    """Monotonic time the load started: what it reads is no older than that."""
-    answer: asyncio.Future[T]
-    """Its value, or cancelled when the load failed (the waiters then load themselves)."""
-
-
 class ListingCache(Generic[T]):
     """Per-group values of one list, reloaded on writes here and after ``fresh_s``."""
 
@@ -97,7 +85,7 @@ class ListingCache(Generic[T]):
         self._max_groups = max_groups
         self._monotonic = monotonic
         self._entries: dict[int, _Entry[T]] = {}
-        self._loads: dict[int, _Load[T]] = {}
+        self._loads: SharedLoads[int, T] = SharedLoads(max_age_s)
 
     async def get(self, group_id: int, load: Callable[[], Awaitable[T]]) -> T:
         """The group's list, from memory when allowed, else from ``load()``."""
@@ -109,34 +97,14 @@ class ListingCache(Generic[T]):
                 return entry.value
             entry.refreshing = True
         writes = self._writes.value
-        under_way = self._loads.get(group_id)
-        if (
-            under_way is not None
-            and under_way.writes == writes
-            and started_s - under_way.started_s < self._max_age_s
-        ):
-            try:
-                return await asyncio.shield(under_way.answer)
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if not under_way.answer.cancelled() or (task and task.cancelling()):
-                    raise  # this request was cancelled, not the load it waited for
-        mine = _Load(writes, started_s, asyncio.get_running_loop().create_future())
-        self._loads[group_id] = mine
         try:
-            value = await load()
-        except BaseException:
-            mine.answer.cancel()
-            raise
+            value, loaded_at_s = await self._loads.load(group_id, writes, started_s, load)
         finally:
-            if self._loads.get(group_id) is mine:
-                del self._loads[group_id]
             if entry is not None:
                 entry.refreshing = False
-        mine.answer.set_result(value)
         if writes == self._writes.value:
             self._entries.pop(group_id, None)
             while len(self._entries) >= self._max_groups:
                 del self._entries[next(iter(self._entries))]
-            self._entries[group_id] = _Entry(value, started_s, writes)
+            self._entries[group_id] = _Entry(value, loaded_at_s, writes)
         return value

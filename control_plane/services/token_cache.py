@@ -70,7 +70,8 @@ class TokenCache:
         if not 0 < fresh_s <= max_age_s:
             raise ValueError("need 0 < fresh_s <= max_age_s")
         self._fresh_s = fresh_s
-        self._max_age_s = max_age_s
+        self.max_age_s = max_age_s
+        """No entry is used longer than this after its check started."""
         self._max_entries = max_entries
         self._monotonic = monotonic
         self._entries: dict[str, CachedToken] = {}
@@ -85,7 +86,7 @@ class TokenCache:
         if entry is None:
             return None
         age_s = self._monotonic() - entry.checked_at_s
-        if age_s < self._fresh_s or (entry.refreshing and age_s < self._max_age_s):
+        if age_s < self._fresh_s or (entry.refreshing and age_s < self.max_age_s):
             return entry
         return None
 

@@ -145,7 +145,7 @@ async def test_requests_arriving_during_a_load_wait_for_it(cache: ListingCache[s
     assert source.loads == 1
 
 
-async def test_a_failed_load_does_not_fail_the_requests_that_waited_for_it(
+async def test_a_failed_load_fails_its_waiters_and_the_next_request_loads_again(
     cache: ListingCache[str],
 ) -> None:
     source = HeldSource()
@@ -154,5 +154,39 @@ async def test_a_failed_load_does_not_fail_the_requests_that_waited_for_it(
     await asyncio.sleep(0)
     source.release.set()
     answers = await asyncio.gather(*waiting, return_exceptions=True)
-    assert isinstance(answers[0], ConnectionError)
-    assert answers[1:] == ["v1", "v1"]
+    assert all(isinstance(a, ConnectionError) for a in answers), answers
+    assert source.loads == 1
+    assert await cache.get(1, source.load) == "v1"
+    assert source.loads == 2
+
+
+async def test_a_cancelled_load_leaves_its_waiters_to_load_for_themselves(
+    cache: ListingCache[str],
+) -> None:
+    source = HeldSource()
+    first = asyncio.ensure_future(cache.get(1, source.load))
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(cache.get(1, source.load))
+    await asyncio.sleep(0)
+    first.cancel()  # the client of the first request hung up
+    await asyncio.sleep(0)
+    source.release.set()
+    assert await second == "v1"
+    assert first.cancelled()
+    assert source.loads == 2
+
+
+async def test_a_shared_load_is_as_old_as_its_start_for_every_request_that_waited(
+    cache: ListingCache[str], monotonic: Monotonic
+) -> None:
+    source = HeldSource()
+    first = asyncio.ensure_future(cache.get(1, source.load))
+    await asyncio.sleep(0)
+    monotonic.now_s += 0.7  # a request arriving late in the load joins it
+    late = asyncio.ensure_future(cache.get(1, source.load))
+    await asyncio.sleep(0)
+    source.release.set()
+    assert await asyncio.gather(first, late) == ["v1", "v1"]
+    monotonic.now_s += 0.05  # 0.75 s since the load started: past fresh_s
+    assert await cache.get(1, source.load) == "v1"
+    assert source.loads == 2
