@@ -60,12 +60,12 @@ class SharedLoads(Generic[K, T]):
         self._reads[key] = mine
         try:
             value = await read()
-        except asyncio.CancelledError:
-            mine.answer.cancel()  # the waiters read for themselves
-            raise
         except Exception as error:
             mine.answer.set_exception(error)
             mine.answer.exception()  # retrieved: the waiters, if any, raise it too
+            raise
+        except BaseException:  # cancelled (its client hung up), or the process stops
+            mine.answer.cancel()  # the waiters read for themselves
             raise
         finally:
             if self._reads.get(key) is mine:
