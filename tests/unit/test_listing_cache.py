@@ -3,18 +3,38 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import pytest
 
 from control_plane.services.listing_cache import ListingCache, WriteCount
+from tests.support import until
 
 
 class Monotonic:
     def __init__(self) -> None:
         self.now_s = 100.0
+        self.reads = 0
+        """How many times the cache read the clock: once per ``get``, before it waits."""
 
     def __call__(self) -> float:
+        self.reads += 1
         return self.now_s
+
+
+async def holds(check: Callable[[], bool], what: str) -> None:
+    """Wait (with a deadline) until ``check()`` is true."""
+
+    async def probe() -> bool:
+        return check()
+
+    await until(probe, what, within=5)
+
+
+async def arrived(monotonic: Monotonic, requests: int) -> None:
+    """Wait until ``requests`` gets have read the clock: each then ran, without yielding,
+    up to its read or the read under way it joined."""
+    await holds(lambda: monotonic.reads >= requests, f"{requests} requests reach the cache")
 
 
 class Source:
@@ -96,13 +116,13 @@ async def test_while_one_request_reloads_others_answer_the_old_list_until_max_ag
 
     async with asyncio.TaskGroup() as tg:
         reload = tg.create_task(cache.get(1, slow_load))
-        await asyncio.sleep(0)  # the reload has started
+        await arrived(monotonic, 2)  # the reload has started
         assert await cache.get(1, source.load) == "v1"  # no second load
         assert source.loads == 1
         source.value = "v2"  # written by another process meanwhile
         monotonic.now_s += 0.31  # 0.81 s since the first load started: too old to answer
         late = tg.create_task(cache.get(1, source.load))
-        await asyncio.sleep(0)
+        await arrived(monotonic, 4)
         assert not late.done()  # it waits for the reload under way, not the old list
         release.set()
     assert reload.result() == late.result() == "v2"
@@ -136,22 +156,24 @@ class HeldSource(Source):
         return self.value
 
 
-async def test_requests_arriving_during_a_load_wait_for_it(cache: ListingCache[str]) -> None:
+async def test_requests_arriving_during_a_load_wait_for_it(
+    cache: ListingCache[str], monotonic: Monotonic
+) -> None:
     source = HeldSource()
     waiting = [asyncio.ensure_future(cache.get(1, source.load)) for _ in range(50)]
-    await asyncio.sleep(0)  # let every request reach the cache
+    await arrived(monotonic, 50)
     source.release.set()
     assert await asyncio.gather(*waiting) == ["v1"] * 50
     assert source.loads == 1
 
 
 async def test_a_failed_load_fails_its_waiters_and_the_next_request_loads_again(
-    cache: ListingCache[str],
+    cache: ListingCache[str], monotonic: Monotonic
 ) -> None:
     source = HeldSource()
     source.fail_first = True
     waiting = [asyncio.ensure_future(cache.get(1, source.load)) for _ in range(3)]
-    await asyncio.sleep(0)
+    await arrived(monotonic, 3)
     source.release.set()
     answers = await asyncio.gather(*waiting, return_exceptions=True)
     assert all(isinstance(a, ConnectionError) for a in answers), answers
@@ -161,15 +183,15 @@ async def test_a_failed_load_fails_its_waiters_and_the_next_request_loads_again(
 
 
 async def test_a_cancelled_load_leaves_its_waiters_to_load_for_themselves(
-    cache: ListingCache[str],
+    cache: ListingCache[str], monotonic: Monotonic
 ) -> None:
     source = HeldSource()
     first = asyncio.ensure_future(cache.get(1, source.load))
-    await asyncio.sleep(0)
+    await arrived(monotonic, 1)
     second = asyncio.ensure_future(cache.get(1, source.load))
-    await asyncio.sleep(0)
+    await arrived(monotonic, 2)
     first.cancel()  # the client of the first request hung up
-    await asyncio.sleep(0)
+    await holds(lambda: source.loads == 2, "the waiting request loads for itself")
     source.release.set()
     assert await second == "v1"
     assert first.cancelled()
@@ -181,10 +203,10 @@ async def test_a_shared_load_is_as_old_as_its_start_for_every_request_that_waite
 ) -> None:
     source = HeldSource()
     first = asyncio.ensure_future(cache.get(1, source.load))
-    await asyncio.sleep(0)
+    await arrived(monotonic, 1)
     monotonic.now_s += 0.7  # a request arriving late in the load joins it
     late = asyncio.ensure_future(cache.get(1, source.load))
-    await asyncio.sleep(0)
+    await arrived(monotonic, 2)
     source.release.set()
     assert await asyncio.gather(first, late) == ["v1", "v1"]
     monotonic.now_s += 0.05  # 0.75 s since the load started: past fresh_s
