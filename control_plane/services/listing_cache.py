@@ -62,7 +62,6 @@ class _Entry(Generic[T]):
     """Monotonic time at which the load behind this entry started."""
     writes: int
     """The write count when the load started."""
-    refreshing: bool = False
 
 
 class ListingCache(Generic[T]):
@@ -93,15 +92,11 @@ class ListingCache(Generic[T]):
         started_s = self._monotonic()
         if entry is not None and entry.writes == self._writes.value:
             age_s = started_s - entry.loaded_at_s
-            if age_s < self._fresh_s or (entry.refreshing and age_s < self._max_age_s):
+            reloading = self._loads.reading(group_id)
+            if age_s < self._fresh_s or (reloading and age_s < self._max_age_s):
                 return entry.value
-            entry.refreshing = True
         writes = self._writes.value
-        try:
-            value, loaded_at_s = await self._loads.load(group_id, writes, started_s, load)
-        finally:
-            if entry is not None:
-                entry.refreshing = False
+        value, loaded_at_s = await self._loads.load(group_id, writes, started_s, load)
         if writes == self._writes.value:
             self._entries.pop(group_id, None)
             while len(self._entries) >= self._max_groups:

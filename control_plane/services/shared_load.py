@@ -36,6 +36,10 @@ class SharedLoads(Generic[K, T]):
         self._max_age_s = max_age_s
         self._reads: dict[K, _Read[T]] = {}
 
+    def reading(self, key: K) -> bool:
+        """A read of ``key`` is under way."""
+        return key in self._reads
+
     async def load(
         self, key: K, generation: int, now_s: float, read: Callable[[], Awaitable[T]]
     ) -> tuple[T, float]:
