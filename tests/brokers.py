@@ -24,10 +24,10 @@ import pytest
 from control_plane.messaging.broker_login import broker_login
 from control_plane.messaging.embedded_broker import EmbeddedBroker
 from control_plane.messaging.mosquitto_config import write_mosquitto_config
+from tests.conftest import unavailable
 from tests.support import until
 
 MOSQUITTO = Path(os.environ.get("GOSD_TEST_MOSQUITTO", "/usr/sbin/mosquitto"))
-IN_CI = os.environ.get("CI", "").lower() == "true"
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 10.0
 
@@ -42,10 +42,7 @@ def require_mosquitto() -> Path:
     """The Mosquitto binary; skips the test where there is none (fails under CI)."""
     if os.access(MOSQUITTO, os.X_OK):
         return MOSQUITTO
-    message = f"Mosquitto is not installed at {MOSQUITTO}"
-    if IN_CI:
-        pytest.fail(message + " (CI must run the Mosquitto tests)")
-    pytest.skip(message)
+    unavailable(f"Mosquitto is not installed at {MOSQUITTO}", "Mosquitto")
 
 
 def free_port(host: str = HOST) -> int:

@@ -19,6 +19,7 @@ import shutil
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 
 import asyncpg
 import httpx
@@ -68,11 +69,16 @@ def clock() -> ManualClock:
     return ManualClock()
 
 
-def _unreachable(exc: BaseException) -> None:
-    message = f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}"
+def unavailable(reason: str, tests: str) -> NoReturn:
+    """Skip for want of something (``reason``); under CI, fail instead: CI must run every
+    test, so a missing service or program there is a broken set-up, not a skip."""
     if IN_CI:
-        pytest.fail(message + " (CI must run the PostgreSQL tests)")
-    pytest.skip(message)
+        pytest.fail(f"{reason} (CI must run the {tests} tests)")
+    pytest.skip(reason)
+
+
+def _unreachable(exc: BaseException) -> None:
+    unavailable(f"PostgreSQL is not reachable at {POSTGRES_URL}: {exc}", "PostgreSQL")
 
 
 async def _admin_execute(sql: str) -> None:

@@ -20,7 +20,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
-from tests.conftest import IN_CI
+from tests.conftest import unavailable
 from tests.e2e.processes import gosd_env, running
 
 CHROMIUM = Path(os.environ.get("GOSD_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -42,10 +42,7 @@ def require_chromium() -> Path:
     """Debian's Chromium; skips the test where there is none (fails under CI)."""
     if os.access(CHROMIUM, os.X_OK):
         return CHROMIUM
-    message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-    if IN_CI:
-        pytest.fail(message + " (CI must run the browser tests)")
-    pytest.skip(message)
+    unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)", "browser")
 
 
 @pytest.fixture
