@@ -114,6 +114,15 @@ class MissionFile(msgspec.Struct, frozen=True):
     """(lat_deg, lon_deg, alt_m AMSL) when the file has a home position."""
     cruise_speed_m_s: float | None = None
     """The flight speed the file asks for, if any."""
+    locations: list[str] = []
+    """Where each mission item is in the file (``mission.items[3]``, ``line 7``), in the
+    order of ``mission``: checks of the items as a whole (``shared.mission`` feasibility)
+    name the place the operator edits, not a sequence number."""
+
+    def where(self, seq: int) -> str:
+        """The location of mission item ``seq`` in the file, e.g. ``line 7 (item 5)``."""
+        place = self.locations[seq] if 0 <= seq < len(self.locations) else "mission"
+        return f"{place} (item {seq})"
 
     def summary(self) -> str:
         """A line for people, e.g. ``12 items, 1 fence polygon, 2 rally points``."""

@@ -168,7 +168,7 @@ def parse_qgc_plan(data: bytes) -> MissionFile:
     _version(mission, "mission", "mission", MISSION_VERSION)
     home = _home(mission)
     speed = _speed(mission)
-    items = _mission_items(mission)
+    items, locations = _mission_items(mission)
     fence = _fence(root["geoFence"]) if root.get("geoFence") is not None else []
     rally = _rally(root["rallyPoints"]) if root.get("rallyPoints") is not None else []
     return MissionFile(
@@ -178,6 +178,7 @@ def parse_qgc_plan(data: bytes) -> MissionFile:
         rally=rally,
         home=home,
         cruise_speed_m_s=speed,
+        locations=locations,
     )
 
 
@@ -247,7 +248,7 @@ def _complex(item: dict[str, Any], loc: str) -> list[_Simple]:
     return [_simple(v, f"{tsci_loc}.Items[{j}]") for j, v in enumerate(raw)]
 
 
-def _mission_items(mission: dict[str, Any]) -> list[MissionItem]:
+def _mission_items(mission: dict[str, Any]) -> tuple[list[MissionItem], list[str]]:
     raw = _list(mission.get("items"), "mission.items")
     if not raw:
         raise MissionFileError("mission.items", "no mission items")
@@ -294,7 +295,7 @@ def _mission_items(mission: dict[str, Any]) -> list[MissionItem]:
                 where=where,
             )
         )
-    return items
+    return items, [s.loc for s in simple]
 
 
 def _geo_item(

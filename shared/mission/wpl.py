@@ -163,4 +163,11 @@ def parse_wpl(text: str) -> MissionFile:
                 where=_field_where(number),
             )
         )
-    return MissionFile(format="wpl", mission=items, fence=[], rally=[], home=home)
+    return MissionFile(
+        format="wpl",
+        mission=items,
+        fence=[],
+        rally=[],
+        home=home,
+        locations=[f"line {number}" for number, _, _ in rows],
+    )
