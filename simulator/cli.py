@@ -145,12 +145,14 @@ def fault_main(argv: Sequence[str]) -> int:
     parser.add_argument("--control", type=_port, required=True, help="the fleet's control port")
     parser.add_argument("--vehicle", type=int, default=0, help="vehicle index (default 0)")
     parser.add_argument("fault", choices=control.FAULTS)
-    parser.add_argument("value", nargs="?", help="0..1 | on/off | percent | ids,all,none")
+    parser.add_argument(
+        "value", nargs="?", help="0..1 | on/off | percent | ids,all,none | track: since SIM_TIME_S"
+    )
     parsed = parser.parse_args(argv)
-    if parsed.fault != "status" and parsed.value is None:
+    if parsed.fault not in ("status", "track") and parsed.value is None:
         parser.error(f"{parsed.fault} needs a value")
     value: object = parsed.value
-    if parsed.fault in ("packet-loss", "battery"):
+    if parsed.fault in ("packet-loss", "battery") or (parsed.fault == "track" and value):
         try:
             value = float(parsed.value)
         except ValueError:

@@ -3,7 +3,9 @@
 One request per line, one answer per line. A request names a vehicle and a fault:
 ``{"vehicle": 0, "fault": "packet-loss", "value": 0.3}``; ``fault`` is one of
 ``packet-loss`` (0..1), ``link-cut`` / ``gps-loss`` (``"on"``/``"off"``), ``battery``
-(percent), ``reject-commands`` (``"400,22"``, ``"all"`` or ``"none"``) or ``status``.
+(percent), ``reject-commands`` (``"400,22"``, ``"all"`` or ``"none"``), ``status``, or
+``track`` (the flight log's samples after the simulated time ``value``, default all: see
+``simulator.flight_log``).
 The answer is ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``; a bad request
 changes nothing. It binds to loopback only: anyone who can reach it can crash a drone.
 """
@@ -13,13 +15,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 from typing import Any
 
+from simulator import flight_log
 from simulator.fleet import SimFleet
 
 MAX_LINE_BYTES = 4096
 """Longer request lines are refused (and the connection closed)."""
-FAULTS = ("packet-loss", "link-cut", "gps-loss", "battery", "reject-commands", "status")
+ANSWER_LIMIT_BYTES = 4 * 1024 * 1024
+"""Longest answer line a client reads."""
+FAULTS = (
+    "packet-loss",
+    "link-cut",
+    "gps-loss",
+    "battery",
+    "reject-commands",
+    "status",
+    "track",
+)
 
 
 class ControlError(ValueError):
@@ -87,6 +101,10 @@ def apply(fleet: SimFleet, request: object) -> dict[str, Any]:
     except ValueError as exc:
         raise ControlError(str(exc)) from None
     answer: dict[str, Any] = {"ok": True, "vehicle": index, "faults": faults.describe()}
+    if fault == "track":
+        since = -math.inf if value is None else _number(value)
+        answer["fields"] = list(flight_log.FIELDS)
+        answer["track"] = fleet.logs[index].since(since)
     if fault == "status":
         answer["state"] = fleet.vehicles[index].snapshot()
         if index < len(fleet.endpoints):
@@ -125,7 +143,8 @@ async def serve(fleet: SimFleet, port: int, host: str = "127.0.0.1") -> asyncio.
 
 async def request(port: int, message: dict[str, Any], host: str = "127.0.0.1") -> dict[str, Any]:
     """Send one request to a control server and return its answer."""
-    reader, writer = await asyncio.open_connection(host, port)
+    # A track answer is one long line (up to flight_log.MAX_ANSWER samples).
+    reader, writer = await asyncio.open_connection(host, port, limit=ANSWER_LIMIT_BYTES)
     try:
         writer.write(json.dumps(message).encode() + b"\n")
         await writer.drain()

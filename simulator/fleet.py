@@ -24,6 +24,7 @@ from types import TracebackType
 
 from simulator import geo
 from simulator.faults import Faults
+from simulator.flight_log import FlightLog
 from simulator.mavlink_endpoint import VehicleEndpoint
 from simulator.params import ParamTable
 from simulator.vehicle import Vehicle
@@ -100,11 +101,13 @@ class SimFleet:
         self.vehicles: list[Vehicle] = []
         self.faults: list[Faults] = []
         self.endpoints: list[VehicleEndpoint] = []
+        self.logs: list[FlightLog] = []
         for i in range(count):
             lat, lon = geo.moved(home[0], home[1], SPACING_M * i, 0.0)
             vehicle = Vehicle(ParamTable(params), lat, lon, home[2])
             self.vehicles.append(vehicle)
             self.faults.append(Faults(vehicle))
+            self.logs.append(FlightLog(vehicle))
         self._stack: contextlib.AsyncExitStack | None = None
         self._runner: asyncio.Task[None] | None = None
 
@@ -162,6 +165,8 @@ class SimFleet:
                 step = vehicle.step
                 for _ in range(steps):
                     step(dt)
+            for flight_log in self.logs:
+                flight_log.record()
             for endpoint in self.endpoints:
                 endpoint.tick()
             stats.ticks += 1

@@ -127,6 +127,12 @@ def test_fault_client_changes_and_reports_vehicle_state(
     _, other = fault(control, "--vehicle", "0", "status")
     assert other["state"]["gps_fix_type"] == 3  # type: ignore[index]
     assert other["state"]["lat_deg"] == pytest.approx(47.1)  # type: ignore[index]
+    code, track = fault(control, "--vehicle", "0", "track")
+    samples = track["track"]
+    assert code == 0 and isinstance(samples, list) and samples, track
+    assert track["fields"][:3] == ["sim_time_s", "mission_seq", "rel_alt_m"]  # type: ignore[index]
+    code, later = fault(control, "--vehicle", "0", "track", str(samples[-1][0]))
+    assert code == 0 and all(row[0] > samples[-1][0] for row in later["track"])  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -137,6 +143,7 @@ def test_fault_client_changes_and_reports_vehicle_state(
         ("battery", "-3"),
         ("gps-loss", "maybe"),
         ("reject-commands", "400,abc"),
+        ("track", "soon"),
     ],
 )
 def test_bad_fault_requests_are_refused_and_change_nothing(

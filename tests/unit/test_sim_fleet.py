@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import socket
 from collections.abc import Awaitable, Callable
 
 import pytest
 
+from simulator import control, flight_log
 from simulator.fleet import SimFleet
 from tests.support import until
 
@@ -58,3 +60,32 @@ def _warned(caplog: pytest.LogCaptureFixture) -> Callable[[], Awaitable[bool]]:
 def test_bad_fleet_settings_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=r"."):
         SimFleet(2, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_the_flight_log_answers_how_a_vehicle_climbed_in_simulated_time() -> None:
+    async with SimFleet(1, base_port=free_udp_port(), speedup=20) as fleet:
+        vehicle = fleet.vehicles[0]
+
+        async def armable() -> bool:
+            return vehicle.arming_problem() is None
+
+        await until(armable, "the vehicle has a GPS fix and a home")
+        assert vehicle.arm() is None and vehicle.takeoff() is None
+
+        async def climbed() -> bool:
+            return vehicle.rel_alt_m > 2.0
+
+        await until(climbed, "the vehicle climbs")
+        answer = control.apply(fleet, {"vehicle": 0, "fault": "track"})
+        rows = [dict(zip(answer["fields"], row, strict=True)) for row in answer["track"]]
+        times = [row["sim_time_s"] for row in rows]
+        assert times == sorted(times) and len(times) >= 5
+        steps = [b - a for a, b in itertools.pairwise(times)]
+        assert min(steps) >= flight_log.PERIOD_S - 1e-6, "at most one sample per period"
+        heights = [row["rel_alt_m"] for row in rows]
+        assert heights[0] < 0.5 and heights[-1] > 2.0, heights
+        assert any(row["armed"] for row in rows)
+        later = control.apply(fleet, {"vehicle": 0, "fault": "track", "value": times[2]})
+        assert [row[0] for row in later["track"]][: len(times) - 3] == times[3:]
+        with pytest.raises(control.ControlError):
+            control.apply(fleet, {"vehicle": 0, "fault": "track", "value": "soon"})
