@@ -8,8 +8,10 @@ parses to, or where and why it is refused. The rules themselves are documented i
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -221,3 +223,194 @@ def test_fence_and_rally_files_without_a_home_row() -> None:
     assert plan.home is None
     assert [i.command for i in plan.mission] == [22, 16]
     assert (len(plan.fence), len(plan.rally)) == (3, 1)
+
+
+# --- .plan: versions QGroundControl still loads ---------------------------------------------
+
+
+def _doc(name: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads((OWN / name).read_text())
+    return doc
+
+
+def _text(doc: dict[str, Any]) -> str:
+    return json.dumps(doc)
+
+
+def test_survey_version_4_uses_its_generated_items() -> None:
+    plan = parse("qgc_survey_v4.plan")
+    assert [i.command for i in plan.mission] == [22, 16, 206, 16, 206, 16, 206, 16, 206, 20]
+    assert (plan.mission[1].x, plan.mission[1].y, plan.mission[1].z) == (470602000, 83002000, 50)
+    assert plan.locations[1] == "mission.items[1].TransectStyleComplexItem.Items[0]"
+    assert plan.home == (47.06, 8.3, 441.0)
+
+
+@pytest.mark.parametrize("version", [2, 3])
+def test_survey_versions_without_generated_items_ask_for_qgroundcontrol(version: int) -> None:
+    doc = _doc("qgc_survey_v3.plan")
+    doc["mission"]["items"][1]["version"] = version
+    error = refused(_text(doc))
+    assert error.location == "mission.items[1].version"
+    assert f"a survey of version {version} stores no generated items" in error.message
+    assert "open and save the plan in QGroundControl" in error.message
+
+
+@pytest.mark.parametrize(("version", "flies"), [(1, False), (2, True), (3, True), (4, False)])
+def test_corridor_scan_versions(version: int, flies: bool) -> None:
+    doc = _doc("qgc_survey_v4.plan")
+    doc["mission"]["items"][1].update(complexItemType="CorridorScan", version=version)
+    if flies:
+        assert len(parse_mission_file(_text(doc).encode()).mission) == 10
+    else:
+        error = refused(_text(doc))
+        assert error.location == "mission.items[1].version"
+        assert error.message == f"CorridorScan version {version} is not supported (supported: 2, 3)"
+
+
+def test_older_simple_items_with_a_coordinate() -> None:
+    plan = parse("qgc_simpleitem_coordinate.plan")
+    assert [i.command for i in plan.mission] == [22, 16, 19, 177, 20]
+    takeoff = plan.mission[0]
+    assert (takeoff.frame, takeoff.param1, takeoff.x, takeoff.y, takeoff.z) == (
+        3, 15.0, 470410000, 83320000, 35.0,
+    )  # fmt: skip
+    assert plan.mission[2].param1 == 10.0  # loiter time
+    assert (plan.mission[3].param1, plan.mission[3].param2) == (1.0, 1.0)  # doJumpId 2: item 1
+    assert (plan.fence, plan.rally) == ([], [])  # QGroundControl 3.2's empty version 1 sections
+
+
+@pytest.mark.parametrize(
+    ("change", "location"),
+    [
+        ({"coordinate": [91, 8.3, 35]}, "mission.items[1].coordinate[0]"),
+        ({"coordinate": [47.04, 8.33, None]}, "mission.items[1].coordinate[2]"),
+        ({"coordinate": [47.04, 8.33]}, "mission.items[1].coordinate"),
+        ({"params": [0, 0, 0, 0, 47.04, 8.33, 35]}, "mission.items[1].params"),
+    ],
+)
+def test_older_simple_item_rules(change: dict[str, Any], location: str) -> None:
+    doc = _doc("qgc_simpleitem_coordinate.plan")
+    doc["mission"]["items"][1].update(change)
+    assert refused(_text(doc)).location == location
+
+
+def test_mission_version_1_in_the_version_2_layout_is_read() -> None:
+    doc = _doc("square.plan")
+    doc["mission"]["version"] = 1
+    assert len(parse_mission_file(_text(doc).encode()).mission) == 7
+    doc["mission"]["complexItems"] = []
+    error = refused(_text(doc))
+    assert error.location == "mission.version"
+    assert "older .mission layout" in error.message
+
+
+# --- .plan: home, fence and rally sections ---------------------------------------------------
+
+
+def test_planned_home_with_a_null_altitude_is_the_vehicles_home() -> None:
+    plan = parse("qgc_home_null_alt.plan")
+    assert plan.home is not None
+    assert plan.home[:2] == (47.0502, 8.3093) and math.isnan(plan.home[2])
+    assert [i.command for i in plan.mission] == [22, 16, 16, 20]
+
+
+@pytest.mark.parametrize(
+    ("home", "expected"),
+    [([None, None, None], None), ([0, 0, 400], None), ([47.1, 8.3, 500], (47.1, 8.3, 500.0))],
+)
+def test_planned_home_without_a_position(home: list[Any], expected: object) -> None:
+    doc = _doc("qgc_home_null_alt.plan")
+    doc["mission"]["plannedHomePosition"] = home
+    assert parse_mission_file(_text(doc).encode()).home == expected
+
+
+@pytest.mark.parametrize(
+    ("home", "location"),
+    [([47.1, None, 400], "mission.plannedHomePosition[1]"),
+     ([47.1, 8.3, 1e9], "mission.plannedHomePosition[2]")],
+)  # fmt: skip
+def test_planned_home_rules(home: list[Any], location: str) -> None:
+    doc = _doc("qgc_home_null_alt.plan")
+    doc["mission"]["plannedHomePosition"] = home
+    assert refused(_text(doc)).location == location
+
+
+def test_fence_without_a_version_is_no_fence_when_empty() -> None:
+    plan = parse("qgc_fence_no_version.plan")
+    assert (plan.fence, len(plan.mission)) == ([], 3)
+
+
+@pytest.mark.parametrize(
+    ("section", "value"),
+    [
+        ("geoFence", {"polygons": [{"inclusion": True, "polygon": [[1, 2], [1, 3], [2, 3]]}]}),
+        ("geoFence", {"version": 1, "polygon": [[1, 2], [1, 3], [2, 3]]}),
+        ("rallyPoints", {"points": [[47.05, 8.31, 20]]}),
+        ("rallyPoints", {"version": 1, "points": [[47.05, 8.31, 20]]}),
+    ],
+)
+def test_unversioned_fence_or_rally_that_holds_something_is_refused(
+    section: str, value: dict[str, Any]
+) -> None:
+    doc = _doc("qgc_fence_no_version.plan")
+    doc[section] = value
+    error = refused(_text(doc))
+    assert error.location == f"{section}.version"
+    assert "QGroundControl does not read" in error.message
+
+
+def test_rally_points_without_a_version_are_none_when_empty() -> None:
+    doc = _doc("qgc_fence_no_version.plan")
+    doc["rallyPoints"] = {"points": []}
+    assert parse_mission_file(_text(doc).encode()).rally == []
+
+
+def test_breach_return_is_the_fences_last_item_as_qgroundcontrol_sends_it() -> None:
+    doc = _doc("fence_and_rally.plan")
+    doc["geoFence"]["breachReturn"] = [52.5195, 13.4045, 30]
+    plan = parse_mission_file(_text(doc).encode())
+    last = plan.fence[-1]
+    assert (last.seq, last.command, last.frame, last.x, last.y, last.z) == (
+        8, 5000, 3, 525195000, 134045000, 30.0,
+    )  # fmt: skip
+    assert plan.summary() == (
+        "3 items, 2 fence polygons, 1 fence circle, 1 fence return point, 2 rally points"
+    )
+
+
+# --- .plan: missing altitudes and terrain frames ----------------------------------------------
+
+
+def test_above_terrain_item_without_altitude_says_why() -> None:
+    error = refused((OWN / "qgc_above_terrain_null_alt.plan").read_bytes())
+    assert error.location == "mission.items[1].params[6]"
+    assert "'above terrain'" in error.message and "no terrain data" in error.message
+    assert "set a relative altitude" in error.message
+    assert "nan" not in error.message
+
+
+def test_null_altitude_of_another_item_still_says_what_qgroundcontrol_meant() -> None:
+    doc = _doc("qgc_above_terrain_null_alt.plan")
+    doc["mission"]["items"][1]["AltitudeMode"] = 2
+    error = refused(_text(doc))
+    assert error.location == "mission.items[1].params[6]"
+    assert error.message.startswith("altitude is missing (null): QGroundControl leaves it empty")
+
+
+def test_terrain_following_survey_item_without_altitude_says_why() -> None:
+    doc = _doc("qgc_survey_v4.plan")
+    transect = doc["mission"]["items"][1]["TransectStyleComplexItem"]
+    transect["FollowTerrain"] = True
+    transect["Items"][2]["params"][6] = None
+    error = refused(_text(doc))
+    assert error.location == "mission.items[1].TransectStyleComplexItem.Items[2].params[6]"
+    assert "'above terrain'" in error.message
+
+
+@pytest.mark.parametrize("frame", [10, 11])
+def test_terrain_frames_are_read_as_valid_mavlink(frame: int) -> None:
+    doc = _doc("square.plan")
+    doc["mission"]["items"][1]["frame"] = frame
+    assert parse_mission_file(_text(doc).encode()).mission[1].frame == frame
+    wpl = HEADER + HOME + row(1, 22) + row(2, frame=frame)
+    assert parse_mission_file(wpl.encode()).mission[1].frame == frame

@@ -66,7 +66,17 @@ HOSTILE_VALUES: list[Any] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("name", ["fence_and_rally.plan", "survey.plan", "square.plan"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "fence_and_rally.plan",
+        "survey.plan",
+        "square.plan",
+        "qgc_simpleitem_coordinate.plan",
+        "qgc_survey_v4.plan",
+        "qgc_home_null_alt.plan",
+    ],
+)
 def test_every_field_replaced_by_every_kind_of_value(name: str) -> None:
     doc = json.loads((OWN / name).read_bytes())
     refused = 0
