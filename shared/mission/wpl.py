@@ -124,6 +124,8 @@ class _Row(NamedTuple):
     """index, current, frame, command, autocontinue."""
     floats: list[float]
     """param1..param4, latitude, longitude, altitude."""
+    kind: str
+    """``mission``, ``fence`` or ``rally``: which list the row's command belongs to."""
 
     @property
     def frame(self) -> int:
@@ -206,7 +208,7 @@ def _read_rows(text: str) -> list[_Row]:
             raise MissionFileError(
                 f"line {number}", f"more than the {MAX_ITEMS} {nouns[kind]} allowed"
             )
-        rows.append(_Row(number, ints, floats))
+        rows.append(_Row(number, ints, floats, kind))
     return rows
 
 
@@ -248,7 +250,7 @@ def _jump_target(row: _Row, rows: Sequence[_Row], seq_of_position: dict[int, int
         )
     position = int(target)
     if position not in seq_of_position:
-        what = "the home row" if position == 0 else f"a {_kind(rows[position].command)} row"
+        what = "the home row" if position == 0 else f"a {rows[position].kind} row"
         raise MissionFileError(
             where,
             f"DO_JUMP target {position} is {what} (line {rows[position].line}), not a mission item",
@@ -407,15 +409,13 @@ def _no_mission(
 def parse_wpl(text: str) -> MissionFile:
     """Parse a ``QGC WPL 110`` file; raises ``MissionFileError`` naming line and column."""
     rows = _read_rows(text)
-    has_home_row = bool(rows) and _kind(rows[0].command) == "mission"
+    has_home_row = bool(rows) and rows[0].kind == "mission"
     home_row = rows[0] if has_home_row else None
     home = _home(home_row) if home_row is not None else None
     start = 1 if has_home_row else 0
-    body = [
-        (n, row) for n, row in enumerate(rows) if n >= start and _kind(row.command) == "mission"
-    ]
-    fence = _fence([row for row in rows if _kind(row.command) == "fence"])
-    rally = _rally([row for row in rows if _kind(row.command) == "rally"])
+    body = [(n, row) for n, row in enumerate(rows) if n >= start and row.kind == "mission"]
+    fence = _fence([row for row in rows if row.kind == "fence"])
+    rally = _rally([row for row in rows if row.kind == "rally"])
     if not body:
         _no_mission(home_row, fence, rally)
     check_count(len(body), "items", "file", MAX_ITEMS)
