@@ -247,7 +247,8 @@ def _mission_version(mission: dict[str, Any]) -> None:
             f"mission version {found} is not supported "
             f"(supported: {', '.join(map(str, MISSION_VERSIONS))})",
         )
-    if "complexItems" in mission or isinstance(mission.get("plannedHomePosition"), dict):
+    old_layout = "complexItems" in mission or isinstance(mission.get("plannedHomePosition"), dict)
+    if found == 1 and old_layout:
         raise MissionFileError(
             where,
             f"mission version {found} in the older .mission layout (separate 'complexItems', "

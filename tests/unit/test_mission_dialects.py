@@ -302,6 +302,8 @@ def test_mission_version_1_in_the_version_2_layout_is_read() -> None:
     error = refused(_text(doc))
     assert error.location == "mission.version"
     assert "older .mission layout" in error.message
+    doc["mission"]["version"] = 2  # QGroundControl ignores a key it does not know
+    assert len(parse_mission_file(_text(doc).encode()).mission) == 7
 
 
 # --- .plan: home, fence and rally sections ---------------------------------------------------
