@@ -28,6 +28,9 @@ NAV_VTOL_LAND: Final = 85
 DO_JUMP: Final = 177
 """Jump to mission item param1, param2 times."""
 DO_SET_ROI_LOCATION: Final = 195
+NAV_FENCE_RETURN_POINT: Final = 5000
+"""Where ArduPlane flies when it breaches its geofence (PX4 accepts it in a fence and
+ignores it: its geofence action decides)."""
 NAV_FENCE_POLYGON_VERTEX_INCLUSION: Final = 5001
 """A vertex of an inclusion polygon (param1: the polygon's vertex count)."""
 NAV_FENCE_POLYGON_VERTEX_EXCLUSION: Final = 5002

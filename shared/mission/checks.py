@@ -9,7 +9,12 @@ both formats refuse the same things with the same words:
 - params 1-4: NaN allowed (MAVLink's "use the default"), infinities and values beyond
   float32 refused;
 - position items (a command in ``POSITION_COMMANDS`` in a global frame): latitude in
-  [-90, 90], longitude in [-180, 180], altitude finite in [MIN_ALT_M, MAX_ALT_M];
+  [-90, 90], longitude in [-180, 180], altitude finite in [MIN_ALT_M, MAX_ALT_M]. A
+  missing altitude (NaN, JSON ``null``) is refused with a message of its own, which the
+  format supplies: it knows why a tool leaves one out (QGroundControl writes ``null`` for an
+  "above terrain" altitude it had no terrain data for);
+- frames: terrain frames (10, 11) are valid MAVLink and read as such; whether the vehicle
+  flies them is the feasibility check's question, not the parser's;
 - other items: param5/6 NaN become 0 (MISSION_ITEM_INT's x/y are integers, MAVSDK does the
   same), they and param7 must be finite or NaN and fit the wire types.
 """
@@ -67,16 +72,34 @@ def _raw_int(value: float, field: str, scale: float, where: Where) -> int:
     return round(value * scale) if scale != 1 else int(value)
 
 
-def check_lat_lon_alt(lat: float, lon: float, alt_m: float, where: Where) -> None:
-    """Latitude, longitude and altitude of a position (degrees, degrees, m)."""
+MISSING_ALTITUDE = "altitude is missing; set the item's altitude"
+"""The message for a position without an altitude, when the format knows no better."""
+
+
+def check_lat_lon(lat: float, lon: float, where: Where) -> None:
+    """Latitude and longitude of a position, degrees."""
     if not (math.isfinite(lat) and -90 <= lat <= 90):
         raise MissionFileError(where("param5"), f"latitude {lat!r} is not in [-90, 90]")
     if not (math.isfinite(lon) and -180 <= lon <= 180):
         raise MissionFileError(where("param6"), f"longitude {lon!r} is not in [-180, 180]")
+
+
+def check_alt(alt_m: float, where: Where, missing: str = MISSING_ALTITUDE) -> None:
+    """An altitude (m, any frame); NaN is refused with ``missing``."""
+    if math.isnan(alt_m):
+        raise MissionFileError(where("param7"), missing)
     if not (math.isfinite(alt_m) and MIN_ALT_M <= alt_m <= MAX_ALT_M):
         raise MissionFileError(
             where("param7"), f"altitude {alt_m!r} m is not in [{MIN_ALT_M:g}, {MAX_ALT_M:g}]"
         )
+
+
+def check_lat_lon_alt(
+    lat: float, lon: float, alt_m: float, where: Where, missing: str = MISSING_ALTITUDE
+) -> None:
+    """Latitude, longitude and altitude of a position (degrees, degrees, m)."""
+    check_lat_lon(lat, lon, where)
+    check_alt(alt_m, where, missing)
 
 
 def make_item(
@@ -88,8 +111,11 @@ def make_item(
     params: tuple[float, float, float, float, float, float, float],
     mission_type: int,
     where: Where,
+    missing_alt: str = MISSING_ALTITUDE,
 ) -> MissionItem:
-    """A checked item; ``current`` is 1 for seq 0 (the item the vehicle starts with)."""
+    """A checked item; ``current`` is 1 for seq 0 (the item the vehicle starts with).
+
+    ``missing_alt`` is the message for a position item without an altitude."""
     check_frame(frame, where)
     check_command(command, where)
     if autocontinue not in (0, 1):
@@ -100,7 +126,7 @@ def make_item(
     lat, lon, alt = params[4], params[5], params[6]
     is_global = frame in GLOBAL_FRAMES
     if is_global and command in POSITION_COMMANDS:
-        check_lat_lon_alt(lat, lon, alt, where)
+        check_lat_lon_alt(lat, lon, alt, where, missing_alt)
         x, y, z = round(lat * 1e7), round(lon * 1e7), alt
     else:
         scale = 1e7 if is_global else 1.0

@@ -41,6 +41,10 @@ FENCE_CIRCLE_COMMANDS = frozenset(
     {mav_cmd.NAV_FENCE_CIRCLE_INCLUSION, mav_cmd.NAV_FENCE_CIRCLE_EXCLUSION}
 )
 """Fence circles (param1: radius, m)."""
+FENCE_COMMANDS = FENCE_POLYGON_COMMANDS | FENCE_CIRCLE_COMMANDS | {mav_cmd.NAV_FENCE_RETURN_POINT}
+"""Every command of a geofence (MAV_MISSION_TYPE_FENCE); never a mission item."""
+RALLY_COMMANDS = frozenset({mav_cmd.NAV_RALLY_POINT})
+"""The command of a rally point (MAV_MISSION_TYPE_RALLY); never a mission item."""
 
 POSITION_COMMANDS = frozenset(
     {
@@ -55,9 +59,8 @@ POSITION_COMMANDS = frozenset(
         mav_cmd.NAV_VTOL_TAKEOFF,
         mav_cmd.NAV_VTOL_LAND,
         mav_cmd.DO_SET_ROI_LOCATION,
-        *FENCE_POLYGON_COMMANDS,
-        *FENCE_CIRCLE_COMMANDS,
-        mav_cmd.NAV_RALLY_POINT,
+        *FENCE_COMMANDS,
+        *RALLY_COMMANDS,
     }
 )
 """Commands whose x/y are a latitude/longitude and z an altitude when the frame is global."""
@@ -111,7 +114,13 @@ class MissionFile(msgspec.Struct, frozen=True):
     rally: list[MissionItem]
     """Rally points (mission_type 2)."""
     home: tuple[float, float, float] | None
-    """(lat_deg, lon_deg, alt_m AMSL) when the file has a home position."""
+    """(lat_deg, lon_deg, alt_m AMSL) when the file has a home position, else None (a file
+    without one, or Mission Planner's "no home" at latitude 0, longitude 0). The altitude
+    is NaN when the file gives the position but not its altitude above sea level (a WPL
+    home row in a relative frame, a .plan ``plannedHomePosition`` with a ``null``
+    altitude): it means "the vehicle's home", known only once the vehicle sets it. The
+    home is never uploaded (PX4 sets its own); checks that compare altitudes with it must
+    treat NaN as unknown."""
     cruise_speed_m_s: float | None = None
     """The flight speed the file asks for, if any."""
     locations: list[str] = []
@@ -126,24 +135,34 @@ class MissionFile(msgspec.Struct, frozen=True):
 
     def summary(self) -> str:
         """A line for people, e.g. ``12 items, 1 fence polygon, 2 rally points``."""
-        polygons = circles = remaining = 0
-        for item in self.fence:
-            if item.command in FENCE_POLYGON_COMMANDS:
-                if remaining <= 0:  # the first vertex of a polygon says how many follow
-                    polygons += 1
-                    remaining = int(item.param1)
-                remaining -= 1
-            elif item.command in FENCE_CIRCLE_COMMANDS:
-                circles += 1
-                remaining = 0
-        parts = [_count(len(self.mission), "item")]
-        if polygons:
-            parts.append(_count(polygons, "fence polygon"))
-        if circles:
-            parts.append(_count(circles, "fence circle"))
-        if self.rally:
-            parts.append(_count(len(self.rally), "rally point"))
-        return ", ".join(parts)
+        return ", ".join([_count(len(self.mission), "item"), *geo_summary(self.fence, self.rally)])
+
+
+def geo_summary(fence: list[MissionItem], rally: list[MissionItem]) -> list[str]:
+    """What a geofence and rally points hold, for people: ``["2 fence polygons", ...]``."""
+    polygons = circles = returns = remaining = 0
+    for item in fence:
+        if item.command in FENCE_POLYGON_COMMANDS:
+            if remaining <= 0:  # the first vertex of a polygon says how many follow
+                polygons += 1
+                remaining = int(item.param1)
+            remaining -= 1
+        elif item.command in FENCE_CIRCLE_COMMANDS:
+            circles += 1
+            remaining = 0
+        elif item.command == mav_cmd.NAV_FENCE_RETURN_POINT:
+            returns += 1
+            remaining = 0
+    parts = []
+    if polygons:
+        parts.append(_count(polygons, "fence polygon"))
+    if circles:
+        parts.append(_count(circles, "fence circle"))
+    if returns:
+        parts.append(_count(returns, "fence return point"))
+    if rally:
+        parts.append(_count(len(rally), "rally point"))
+    return parts
 
 
 def _count(n: int, noun: str) -> str:

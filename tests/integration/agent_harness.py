@@ -404,21 +404,22 @@ def wpl_mission(
     rtl: bool = False,
     home: tuple[float, float] = SIM_HOME[:2],
 ) -> bytes:
-    """A QGC WPL 110 file: a takeoff at ``home``, then ``waypoints`` going east
-    ``spacing_m`` apart (relative altitude), and an RTL item when ``rtl``. Items are
-    numbered from 0."""
+    """A QGC WPL 110 file: row 0 the home (as every WPL writer puts it; in a relative
+    frame, so its height above sea is left to the vehicle), then a takeoff at ``home``,
+    ``waypoints`` going east ``spacing_m`` apart (relative altitude), and an RTL item when
+    ``rtl``. Mission items are numbered from 0 (the home is not one)."""
     lat0, lon0 = home
     metres_per_deg_lon = 111_320.0 * math.cos(math.radians(lat0))
     rows = [(22, lat0, lon0)]
     rows += [(16, lat0, lon0 + (i + 1) * spacing_m / metres_per_deg_lon) for i in range(waypoints)]
     if rtl:
         rows.append((20, 0.0, 0.0))
-    lines = ["QGC WPL 110"]
-    for seq, (command, lat, lon) in enumerate(rows):
+    lines = ["QGC WPL 110", f"0\t0\t3\t16\t0\t0\t0\t0\t{lat0:.7f}\t{lon0:.7f}\t0\t1"]
+    for row, (command, lat, lon) in enumerate(rows, 1):
         frame = 2 if command == 20 else 3
         height = 0.0 if command == 20 else height_m
-        current = 1 if seq == 0 else 0
+        current = 1 if row == 1 else 0
         lines.append(
-            f"{seq}\t{current}\t{frame}\t{command}\t0\t0\t0\t0\t{lat:.7f}\t{lon:.7f}\t{height}\t1"
+            f"{row}\t{current}\t{frame}\t{command}\t0\t0\t0\t0\t{lat:.7f}\t{lon:.7f}\t{height}\t1"
         )
     return ("\n".join(lines) + "\n").encode()

@@ -239,3 +239,66 @@ async def test_a_plans_mission_blob_cannot_be_replaced_by_a_bad_file(
         f"/gosd/api/v2/blobs/{good}", headers=auth, files={"c": ("good2.plan", GOOD_PLAN + b" ")}
     )
     assert r.status_code == 200, "a file that flies may replace it"
+
+
+DIALECTS_THAT_FLY = [
+    "mavproxy_home_current0.waypoints",
+    "mission_planner_home_cmd0.waypoints",
+    "ardupilot_comments_renumbered.waypoints",
+    "mission_fence_rally_mixed.waypoints",
+    "qgc_survey_v4.plan",
+    "qgc_simpleitem_coordinate.plan",
+    "qgc_home_null_alt.plan",
+    "qgc_fence_no_version.plan",
+]
+DIALECTS_REFUSED = [
+    ("fence_only.waypoints", "file", "this is a geofence file"),
+    ("rally_only.waypoints", "file", "this is a rally point file"),
+    ("ardupilot_home_only.waypoints", "file", "only the home position"),
+    ("qgc_survey_v3.plan", "mission.items[1].version", "open and save the plan in QGroundControl"),
+    ("qgc_above_terrain_null_alt.plan", "mission.items[1].params[6]", "'above terrain'"),
+]
+
+
+async def test_files_of_every_dialect_make_plans_or_are_refused_saying_why(
+    client: AsyncTestClient, auth: Headers
+) -> None:
+    node_id = await make_node(client, auth)
+    for name in DIALECTS_THAT_FLY:
+        blob = await upload(client, auth, name, (OWN / name).read_bytes())
+        r = await client.post(
+            "/gosd/api/v2/plans/",
+            headers=auth,
+            json={"name": name, "node_id": node_id, "files": {"mission": blob}},
+        )
+        assert r.status_code == 201, (name, r.text)
+    for name, location, words in DIALECTS_REFUSED:
+        blob = await upload(client, auth, name, (OWN / name).read_bytes())
+        r = await client.post(
+            "/gosd/api/v2/plans/",
+            headers=auth,
+            json={"name": name, "node_id": node_id, "files": {"waypoint": blob}},
+        )
+        assert r.status_code == 422, (name, r.text)
+        assert r.json()["location"] == f"files.waypoint: {location}", name
+        assert words in r.json()["error_message"], name
+    assert await _plan_count(client, auth) == len(DIALECTS_THAT_FLY)
+
+
+async def test_a_fence_file_uploaded_as_a_mission_form_is_refused(
+    client: AsyncTestClient, auth: Headers
+) -> None:
+    node_id = await make_node(client, auth)
+    r = await client.post(
+        "/gosd/api/v2/plans/",
+        headers=auth,
+        files={
+            "name": (None, "fence"),
+            "node_id": (None, str(node_id)),
+            "mission": ("fence.waypoints", (OWN / "fence_only.waypoints").read_bytes()),
+        },
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["location"] == "files.mission: file"
+    assert "geofence file (1 fence polygon, 1 fence circle" in r.json()["error_message"]
+    assert await _plan_count(client, auth) == 0

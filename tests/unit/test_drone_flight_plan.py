@@ -29,7 +29,8 @@ def test_the_takeoff_height_comes_from_the_job_then_the_mission_then_the_default
     assert len(parsed.mission) == 4
     job = JobSpec(plan_id=1, job_id=2, extra={"takeoff_alt_m": "7"})
     assert plan_flight(job, files, 10.0)[0].takeoff_alt_m == 7.0
-    no_takeoff = b"QGC WPL 110\n0\t1\t3\t16\t0\t0\t0\t0\t47.39\t8.54\t12\t1\n"
+    home = b"0\t1\t0\t16\t0\t0\t0\t0\t47.39\t8.54\t488\t1\n"
+    no_takeoff = b"QGC WPL 110\n" + home + b"1\t0\t3\t16\t0\t0\t0\t0\t47.39\t8.54\t12\t1\n"
     files = {"mission": write(tmp_path, no_takeoff)}
     assert plan_flight(JobSpec(plan_id=1, job_id=2), files, 10.0)[0].takeoff_alt_m == 10.0
 

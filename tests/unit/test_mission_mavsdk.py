@@ -5,8 +5,10 @@ connection fed one PX4 HEARTBEAT (built with pymavlink) is enough, nothing is se
 
 Known, deliberate differences (see ``shared/mission``): MAVSDK passes a .plan DO_JUMP's
 param1 (the target's doJumpId) through unchanged, where QGroundControl uploads the target's
-sequence number, as we do; MAVSDK keeps a WPL home row as an item for PX4, where we make it
-``home``; MAVSDK's WPL importer reads tab-separated rows only.
+sequence number, as we do; MAVSDK keeps a WPL file's row 0 as an item for PX4, where we read
+it as QGroundControl, Mission Planner and ArduPilot do, as the home (and refuse a row 0 that
+is not a home row, such as the takeoff in MAVSDK's own sample); MAVSDK's WPL importer reads
+tab-separated rows only.
 """
 
 from __future__ import annotations
@@ -82,10 +84,14 @@ def test_real_plans_match_mavsdk(importer: Any, missions_dir: Path) -> None:
         assert_same(ours.rally, theirs.rally_items, set())
 
 
-def test_real_waypoint_file_matches_mavsdk(importer: Any, missions_dir: Path) -> None:
+def test_real_waypoint_file_mavsdk_flies_its_row_0_we_refuse_it(
+    importer: Any, missions_dir: Path
+) -> None:
     path = missions_dir / "mission_planner_sample.txt"
     theirs = importer.import_mission_planner_mission_from_string(path.read_text())
-    assert_same(parse_mission_file(path.read_bytes()).mission, theirs.mission_items, set())
+    assert [i.command for i in theirs.mission_items] == [22, 16, 16, 20]
+    with pytest.raises(ValueError, match="row 0 of a QGC WPL 110 file is the home position"):
+        parse_mission_file(path.read_bytes())
 
 
 def test_refusals_agree_with_mavsdk(importer: Any, missions_dir: Path) -> None:
