@@ -35,6 +35,7 @@ a breach: float rounding of the projection is larger than that."""
 LatLon = tuple[float, float]
 Point = tuple[float, float]
 """Metres east and north of the fence's centre."""
+Edge = tuple[float, float, float, float, float, float, float, float]
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class Area:
     radius_m: float = 0.0
     box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     """min x, min y, max x, max y."""
+    edges: tuple[Edge, ...] = ()
+    """A polygon's sides: start x, start y, direction x, direction y, and their box."""
 
     @property
     def name(self) -> str:
@@ -62,7 +65,7 @@ class Area:
             return []
         if self.kind == "circle":
             return _circle_parts(self.vertices[0], self.radius_m, a, b)
-        return _polygon_parts(self.vertices, a, b)
+        return _polygon_parts(self.vertices, self.edges, a, b)
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,8 @@ class Geofence:
                 xs, ys = [p[0] for p in points], [p[1] for p in points]
                 inclusion = item.command == mav_cmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION
                 box = (min(xs), min(ys), max(xs), max(ys))
-                areas.append(Area(inclusion, "polygon", polygons, points, box=box))
+                edges = tuple(_edge(points[k - 1], points[k]) for k in range(len(points)))
+                areas.append(Area(inclusion, "polygon", polygons, points, box=box, edges=edges))
                 i += count
                 continue
             if item.command in FENCE_CIRCLE_COMMANDS:
@@ -200,16 +204,25 @@ def _inside_polygon(vertices: Sequence[Point], p: Point) -> bool:
     return inside
 
 
-def _polygon_parts(vertices: Sequence[Point], a: Point, b: Point) -> list[tuple[float, float]]:
+def _edge(p: Point, q: Point) -> Edge:
+    return (
+        p[0], p[1], q[0] - p[0], q[1] - p[1],
+        min(p[0], q[0]), min(p[1], q[1]), max(p[0], q[0]), max(p[1], q[1]),
+    )  # fmt: skip
+
+
+def _polygon_parts(
+    vertices: Sequence[Point], edges: Sequence[Edge], a: Point, b: Point
+) -> list[tuple[float, float]]:
     dx, dy = b[0] - a[0], b[1] - a[1]
     if dx == 0 and dy == 0:
         return [(0.0, 1.0)] if _inside_polygon(vertices, a) else []
+    lo_x, hi_x = min(a[0], b[0]), max(a[0], b[0])
+    lo_y, hi_y = min(a[1], b[1]), max(a[1], b[1])
     cuts = [0.0, 1.0]
-    j = len(vertices) - 1
-    for i in range(len(vertices)):
-        (x1, y1), (x2, y2) = vertices[j], vertices[i]
-        j = i
-        ex, ey = x2 - x1, y2 - y1
+    for x1, y1, ex, ey, min_x, min_y, max_x, max_y in edges:
+        if max_x < lo_x or min_x > hi_x or max_y < lo_y or min_y > hi_y:
+            continue  # too far to cross (most sides, for a short leg)
         denom = dx * ey - dy * ex
         if denom == 0:  # parallel: touching along an edge decides nothing by itself
             continue
@@ -218,6 +231,9 @@ def _polygon_parts(vertices: Sequence[Point], a: Point, b: Point) -> list[tuple[
         u = (wx * dy - wy * dx) / denom
         if 0.0 < t < 1.0 and 0.0 <= u <= 1.0:
             cuts.append(t)
+    if len(cuts) == 2:  # no side crossed: all in, or all out
+        middle = (a[0] + dx / 2, a[1] + dy / 2)
+        return [(0.0, 1.0)] if _inside_polygon(vertices, middle) else []
     cuts.sort()
     parts: list[tuple[float, float]] = []
     for t0, t1 in itertools.pairwise(cuts):
