@@ -9,7 +9,7 @@ Decisions, and why:
   then the mission starts. A mission file with or without its own takeoff item flies the
   same way, and a takeoff that fails says so (stage ``takeoff``) instead of looking like
   a mission that never progresses. The height is the job's ``takeoff_alt_m``, else the
-  mission's takeoff item, else ``default_takeoff_alt_m``.
+  mission's takeoff item (by its frame, see ``flight_plan``), else ``default_takeoff_alt_m``.
 - **Progress**: every mission item reached is one ``running`` event (item, current/total,
   percent, stage ``mission``), even when the autopilot skips ahead in one message: the
   items in between are reported in order, so the history has each one.
