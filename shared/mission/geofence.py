@@ -87,12 +87,15 @@ class Geofence:
     def __init__(self, items: Sequence[MissionItem], source: str) -> None:
         self.source = source
         corners = [(item.x / 1e7, item.y / 1e7) for item in items]
+        self._lat0 = self._lon0 = 0.0
         if corners:
             self._lat0 = sum(lat for lat, _ in corners) / len(corners)
-            self._lon0 = sum(lon for _, lon in corners) / len(corners)
-        else:
-            self._lat0 = self._lon0 = 0.0
-        self._east_m_per_deg = math.radians(1) * EARTH_RADIUS_M * math.cos(math.radians(self._lat0))
+            # The mean of the directions, not of the numbers: 179 and -179 meet at 180.
+            east = sum(math.sin(math.radians(lon)) for _, lon in corners)
+            north = sum(math.cos(math.radians(lon)) for _, lon in corners)
+            self._lon0 = math.degrees(math.atan2(east, north))
+        cos_lat = max(math.cos(math.radians(self._lat0)), 1e-9)  # at a pole, east is nowhere
+        self._east_m_per_deg = math.radians(1) * EARTH_RADIUS_M * cos_lat
         self._north_m_per_deg = math.radians(1) * EARTH_RADIUS_M
         self.areas = self._areas(items)
         self._inclusions = [a for a in self.areas if a.inclusion]

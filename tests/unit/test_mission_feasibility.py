@@ -9,6 +9,7 @@ an operator's words. Positions are metres north/east of a home at 500 m above se
 from __future__ import annotations
 
 import math
+import random
 from pathlib import Path
 
 import msgspec
@@ -510,3 +511,93 @@ def test_the_handbooks_real_files(missions_dir: Path) -> None:
             assert "command 20 (NAV_RETURN_TO_LAUNCH) has no position" in error.message
         else:
             check_feasible(mission)
+
+
+# --- hostile input -------------------------------------------------------------------
+
+
+def _item(rng: random.Random, seq: int, mission_type: int = 0) -> MissionItem:
+    commands = [0, 16, 17, 18, 19, 20, 21, 22, 31, 82, 84, 93, 112, 177, 178, 189, 201, 206,
+                218, 400, 4501, 5000, 5001, 5002, 5003, 5004, 5100, 65535]  # fmt: skip
+    values = [0.0, 1.0, -1.0, 2.5, 1e9, -1e9, math.nan, math.inf, 3.0, 65536.0]
+    return MissionItem(
+        seq=seq,
+        frame=rng.choice([0, 1, 2, 3, 5, 6, 10, 11, 12, 255]),
+        command=rng.choice(commands),
+        current=int(seq == 0),
+        autocontinue=1,
+        param1=rng.choice([*values, float(rng.randrange(-2, 12))]),
+        param2=rng.choice(values),
+        param3=rng.choice(values),
+        param4=rng.choice(values),
+        x=rng.choice(
+            [0, 900_000_000, -900_000_000, 2**31 - 1, rng.randrange(469_990_000, 470_010_000)]
+        ),
+        y=rng.choice([0, 1_800_000_000, -1_800_000_000, rng.randrange(79_990_000, 80_010_000)]),
+        z=rng.choice([*values, 20.0]),
+        mission_type=mission_type,
+    )
+
+
+def test_random_items_and_fences_are_refused_or_pass_never_crash() -> None:
+    """Items no parser made (an agent's job from anywhere): whatever they hold, the check
+    answers with a ``MissionFileError`` naming an item, or lets them pass."""
+    rng = random.Random(1042)  # noqa: S311 - reproducible test data, not a secret
+    outcomes = {"passed": 0, "refused": 0}
+    for _ in range(3000):
+        n = rng.randrange(1, 12)
+        mission = [_item(rng, seq) for seq in range(n)]
+        fence = [_item(rng, seq, 1) for seq in range(rng.randrange(0, 6))]
+        home = rng.choice([None, HOME, (90.0, 180.0, math.nan), (math.nan, math.nan, math.nan)])
+        file = MissionFile(format="wpl", mission=mission, fence=[], rally=[], home=home)
+        try:
+            check_feasible(file, fence=fence, endless_loops=rng.random() < 0.5)
+        except MissionFileError as exc:
+            where = exc.location
+            outcomes["refused"] += 1
+        else:
+            where = "mission (item "
+            outcomes["passed"] += 1
+        assert where.startswith(("mission (item ", "geofence")), where
+    assert outcomes["passed"] > 0 and outcomes["refused"] > 0, outcomes
+
+
+def test_fences_at_the_edges_of_the_map() -> None:
+    """A fence across the antimeridian, and one at a pole, hold as anywhere else."""
+
+    def item(command: int, lat: float, lon: float, p1: float) -> MissionItem:
+        return MissionItem(
+            seq=0, frame=0, command=command, current=0, autocontinue=0, param1=p1, param2=0,
+            param3=0, param4=0, x=round(lat * 1e7), y=round(lon * 1e7), z=0, mission_type=1,
+        )  # fmt: skip
+
+    def mission(*points: tuple[float, float]) -> MissionFile:
+        items = [
+            MissionItem(
+                seq=i,
+                frame=3,
+                command=16 if i else 22,
+                current=int(i == 0),
+                autocontinue=1,
+                param1=0,
+                param2=0,
+                param3=0,
+                param4=0,
+                x=round(lat * 1e7),
+                y=round(lon * 1e7),
+                z=20,
+                mission_type=0,
+            )
+            for i, (lat, lon) in enumerate(points)
+        ]
+        return MissionFile(format="wpl", mission=items, fence=[], rally=[], home=None)
+
+    inc = mav_cmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION
+    across = [item(inc, lat, lon, 4) for lat, lon in [(-1, 179), (-1, -179), (1, -179), (1, 179)]]
+    check_feasible(mission((0, 179.9), (0, -179.9)), fence=across)
+    error = refusal(mission((0, 179.9), (0, 178.0)), fence=across)
+    assert "leaves inclusion polygon 1" in error.message
+    pole = [item(mav_cmd.NAV_FENCE_CIRCLE_EXCLUSION, 90, 0, 1000)]
+    check_feasible(mission((89.9, 0), (89.9, 10)), fence=pole)
+    error = refusal(mission((89.9, 0), (89.999, 0)), fence=pole)
+    assert "enters exclusion circle 1" in error.message
