@@ -14,11 +14,12 @@ from bench import (
     fleet_load,
     flight,
     mavsdk_drone,
+    missions,
     sim_speed,
 )
 from bench.server import gosd_server
 
-BENCHES = ("api", "blob", "fleet", "dispatch", "sim", "mavsdk", "flight")
+BENCHES = ("api", "blob", "fleet", "dispatch", "sim", "mavsdk", "flight", "missions")
 
 
 def main() -> None:
@@ -66,6 +67,8 @@ def main() -> None:
             asyncio.run(mavsdk_drone.upload(500, 1 if args.quick else 3, loss))
     if "flight" in chosen:
         asyncio.run(flight.run(quick=args.quick))
+    if "missions" in chosen:
+        missions.run(args.quick)
 
 
 def _run_gosd_from(source: Path) -> None:

@@ -10,8 +10,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args, get_origin
 from urllib.parse import unquote, urlsplit
+
+import msgspec
+
+from shared.mission.feasibility import PX4_DEFAULTS, MissionLimits
 
 
 class SettingsError(ValueError):
@@ -61,6 +65,15 @@ class Settings:
     """How long the control plane waits for an agent to answer an RPC, retries included."""
     public_url: str = ""
     """Base URL agents reach this API at (``http://host:port/gosd``); empty: the bind address."""
+    mission_max_first_waypoint_distance_m: float = PX4_DEFAULTS.max_first_waypoint_distance_m
+    """A plan's first waypoint must be closer to its home than this, metres (PX4's
+    ``MIS_DIST_1WP``); 0: no limit. The mission checks' limits: ``MissionLimits``."""
+    mission_max_waypoint_distance_m: float = PX4_DEFAULTS.max_waypoint_distance_m
+    """Longest leg between waypoints, metres (PX4's ``MIS_DIST_WPS``, up to v1.13); 0: none."""
+    mission_takeoff_land_required: int = PX4_DEFAULTS.takeoff_land_required
+    """PX4's ``MIS_TKO_LAND_REQ`` (0..5): whether a mission needs a takeoff and/or landing."""
+    mission_below_home: str = PX4_DEFAULTS.below_home
+    """``refuse`` or ``allow`` waypoints lower than home."""
 
     @property
     def effective_database_url(self) -> str:
@@ -68,6 +81,13 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite://{self.data_dir / 'gosd.sqlite3'}"
+
+    @property
+    def mission_limits(self) -> MissionLimits:
+        """The limits plans' missions are checked with (``shared.mission.feasibility``)."""
+        return msgspec.convert(
+            {name: getattr(self, "mission_" + name) for name in _MISSION_LIMITS}, MissionLimits
+        )
 
     @property
     def blob_dir(self) -> Path:
@@ -117,10 +137,28 @@ class Settings:
         if self.mqtt_url:
             broker_url(self.mqtt_url)
         listen_address(self.mqtt_listen, "GOSD_MQTT_LISTEN")
+        for name in _MISSION_LIMITS:
+            try:
+                msgspec.convert({name: getattr(self, "mission_" + name)}, MissionLimits)
+            except msgspec.ValidationError as exc:
+                why = str(exc).split(" - at ")[0]
+                if name in _MISSION_WORDS:
+                    why += f" (use {' or '.join(_MISSION_WORDS[name])})"
+                raise SettingsError(f"GOSD_MISSION_{name.upper()}: {why}") from None
 
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with some fields changed (for tests and the demo)."""
         return replace(self, **changes)
+
+
+_MISSION_LIMITS = tuple(f.name for f in msgspec.structs.fields(MissionLimits))
+"""``MissionLimits`` fields, each a setting ``mission_<field>``."""
+_MISSION_WORDS = {
+    f.name: tuple(map(str, get_args(f.type)))
+    for f in msgspec.structs.fields(MissionLimits)
+    if get_origin(f.type) is Literal
+}
+"""The words a ``MissionLimits`` field of words takes."""
 
 
 def _parse(name: str, raw: str, default: Any) -> Any:
@@ -131,6 +169,11 @@ def _parse(name: str, raw: str, default: Any) -> Any:
             return int(raw)
         except ValueError:
             raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, not {raw!r}") from None
     if name == "GOSD_DATA_DIR":
         return Path(raw).expanduser()
     return raw

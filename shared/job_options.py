@@ -24,6 +24,7 @@ import msgspec.inspect
 
 OnFinish = Literal["rtl", "land", "hold"]
 LinkLossAction = Literal["continue", "hold", "rtl", "land"]
+EndlessLoops = Literal["refuse", "allow"]
 
 
 def _bounded(low: float, high: float, unit: str) -> msgspec.Meta:
@@ -51,6 +52,10 @@ class JobOptions(msgspec.Struct, frozen=True, kw_only=True):
     """How long the broker link may be gone before ``link_loss_action``, seconds."""
     min_battery_pct: Annotated[float, _bounded(0.0, 100.0, "%")] | None = None
     """Preflight battery gate, percent (None: the driver's ``min_battery_pct``)."""
+    endless_loops: EndlessLoops = "refuse"
+    """A mission DO_JUMP repeating for ever (repeat -1): ``refuse`` it (the job would never
+    end by itself), or ``allow`` it: the job flies until it is cancelled or a failsafe
+    (low battery, geofence) ends it (``shared.mission.feasibility`` says why)."""
 
 
 class JobOptionError(ValueError):

@@ -59,11 +59,13 @@ class JobsController(Controller):
         online and free. The body is optional: JSON ``JobInputs``, or a multipart form
         whose file parts become the job's ``files`` and text fields its ``extra``."""
         if media_type(request) == "multipart/form-data":
-            await own_plan(call.principal, plan_id)
+            plan = await own_plan(call.principal, plan_id)
             form = await read_upload_form(request, call.services.blobs.store)
             try:
                 extra = form.text()
-                validate_extra(extra)  # before any blob is stored: a refused form adds none
+                # Before any blob is stored, so a refused form adds none.
+                validate_extra(extra)
+                await call.services.jobs.check_inputs(plan, extra=extra, staged=form.files)
                 blobs, jobs = call.services.blobs, call.services.jobs
                 files = await blobs.create(call.principal, form.files) if form.files else {}
                 job = await jobs.create(call.principal, plan_id, files=files, extra=extra)

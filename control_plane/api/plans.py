@@ -57,11 +57,12 @@ async def _plan_from_form(
         except msgspec.ValidationError as exc:
             raise invalid_input(exc) from None
         # Check the plan before storing files, so a refused form leaves no blobs behind.
-        await plans.check_plan(principal, data, store=services.blobs.store)
-        await check_staged_missions(form.files)
+        store, limits = services.blobs.store, services.mission_limits
+        await plans.check_plan(principal, data, store=store, limits=limits)
+        await check_staged_missions(form.files, extra=data.extra, limits=limits)
         files = await services.blobs.create(principal, form.files) if form.files else {}
         return await plans.create_plan(
-            principal, msgspec.structs.replace(data, files=files), store=services.blobs.store
+            principal, msgspec.structs.replace(data, files=files), store=store, limits=limits
         )
     finally:
         await form.discard()
@@ -90,7 +91,10 @@ class PlansController(Controller):
         if media_type(request) == "multipart/form-data":
             return await _plan_from_form(request, call.principal, call.services)
         return await plans.create_plan(
-            call.principal, await read_json(request, PlanWrite), store=call.services.blobs.store
+            call.principal,
+            await read_json(request, PlanWrite),
+            store=call.services.blobs.store,
+            limits=call.services.mission_limits,
         )
 
     @get("/", operation_id="list_plans", summary="List plans", **documented())
@@ -127,8 +131,8 @@ class PlansController(Controller):
     ) -> PlanOut:
         """Replace a whole plan (the seed has no partial update)."""
         data = await read_json(request, PlanWrite)
-        store = call.services.blobs.store
-        return await plans.replace_plan(call.principal, plan_id, data, store=store)
+        store, limits = call.services.blobs.store, call.services.mission_limits
+        return await plans.replace_plan(call.principal, plan_id, data, store=store, limits=limits)
 
     @delete(
         "/{plan_id:int}",

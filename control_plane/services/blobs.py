@@ -9,13 +9,14 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import msgspec
 from tortoise.transactions import in_transaction
 
-from control_plane.db.models import Blob, PlanFile
+from control_plane.db.models import Blob, Plan, PlanFile
 from control_plane.errors import Conflict, InvalidInput, NotFound
 from control_plane.services import limits
 from control_plane.services.blob_store import BlobStore, StagedFile
-from control_plane.services.mission_files import check_staged_missions
+from control_plane.services.mission_files import check_staged_missions, endless_loops
 from control_plane.services.principal import Principal
 from shared.mission import MISSION_FILE_KEYS
+from shared.mission.feasibility import PX4_DEFAULTS, MissionLimits
 
 
 class BlobOut(msgspec.Struct, frozen=True):
@@ -55,8 +56,10 @@ def clean_filename(raw: str) -> str:
 class BlobService:
     """Registers staged uploads as blobs of a group, and removes them."""
 
-    def __init__(self, store: BlobStore) -> None:
+    def __init__(self, store: BlobStore, *, mission_limits: MissionLimits = PX4_DEFAULTS) -> None:
         self.store = store
+        self.mission_limits = mission_limits
+        """What a plan's mission file replaced through its blob is checked with."""
 
     async def create(
         self, principal: Principal, files: list[tuple[str, StagedFile]]
@@ -95,10 +98,7 @@ class BlobService:
         mission file must stay one that flies (checked before anything changes)."""
         async with self.store.lock, in_transaction():
             blob = await self._own(principal, blob_id)
-            as_missions = await PlanFile.filter(
-                blob_id=blob.id, key__in=MISSION_FILE_KEYS
-            ).values_list("key", flat=True)
-            await check_staged_missions([(str(key), staged) for key in sorted(set(as_missions))])
+            await self._check_as_missions(blob, staged)
             old_sha = blob.sha256
             await staged.commit()
             blob.filename = clean_filename(staged.filename)
@@ -110,6 +110,23 @@ class BlobService:
             await blob.save()
             await self._remove_if_unused(old_sha)
         return BlobReplaced(blob.id, blob.filename)
+
+    async def _check_as_missions(self, blob: Blob, staged: StagedFile) -> None:
+        """The new content must fly as each plan using the blob as its mission file flies
+        it (with that plan's ``extra``: ``endless_loops`` may differ between plans)."""
+        rows = await PlanFile.filter(blob_id=blob.id, key__in=MISSION_FILE_KEYS).values_list(
+            "key", "plan_id"
+        )
+        extras = {p.id: p.extra for p in await Plan.filter(id__in=[pid for _, pid in rows])}
+        done: set[tuple[str, bool]] = set()
+        for key, plan_id in sorted(rows):
+            extra = extras.get(plan_id, {})
+            case = (str(key), endless_loops(extra))
+            if case not in done:
+                done.add(case)
+                await check_staged_missions(
+                    [(str(key), staged)], extra=extra, limits=self.mission_limits
+                )
 
     async def delete(self, principal: Principal, blob_id: int) -> BlobOut:
         """Delete a blob and, when no other blob has the same bytes, its file."""

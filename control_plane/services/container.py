@@ -12,6 +12,7 @@ from control_plane.services.dispatch import DispatchService
 from control_plane.services.jobs import JobService
 from control_plane.services.listings import Listings
 from control_plane.settings import Settings
+from shared.mission.feasibility import MissionLimits
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class Services:
     jobs: JobService
     dispatch: DispatchService
     listings: Listings
+    mission_limits: MissionLimits
+    """What plans' and jobs' missions are checked with (``GOSD_MISSION_*``)."""
 
     @classmethod
     def create(cls, settings: Settings, clock: Clock = utc_now) -> Services:
@@ -34,10 +37,12 @@ class Services:
             login_max_failures=settings.login_max_failures,
             login_lockout_s=settings.login_lockout_s,
         )
+        limits = settings.mission_limits
         return cls(
             auth=AuthService(policy, clock),
-            blobs=BlobService(store),
-            jobs=JobService(clock),
+            blobs=BlobService(store, mission_limits=limits),
+            jobs=JobService(clock, store=store, mission_limits=limits),
             dispatch=DispatchService(clock),
             listings=Listings(),
+            mission_limits=limits,
         )

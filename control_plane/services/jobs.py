@@ -11,12 +11,16 @@ import msgspec
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from control_plane.db.models import Job, JobEvent, Plan
+from control_plane.db.models import Job, JobEvent, Plan, PlanFile
 from control_plane.errors import Conflict, NotFound
+from control_plane.services.blob_store import BlobStore, StagedFile
 from control_plane.services.clock import Clock
+from control_plane.services.mission_files import check_job_missions, endless_loops
 from control_plane.services.plans import own_plan, parse_file_ids, validate_extra
 from control_plane.services.principal import Principal
 from shared.enums import ACTIVE_JOB_STATUSES, JobStatus
+from shared.mission import MISSION_FILE_KEYS
+from shared.mission.feasibility import PX4_DEFAULTS, MissionLimits
 
 
 class JobOut(msgspec.Struct, frozen=True):
@@ -71,8 +75,48 @@ def job_out(job: Job) -> JobOut:
 
 
 class JobService:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        store: BlobStore | None = None,
+        mission_limits: MissionLimits = PX4_DEFAULTS,
+    ) -> None:
         self._clock = clock
+        self._store = store
+        """Where mission files are read from to check a job's inputs (None: a job may
+        bring no mission file and no ``extra`` that changes its plan's check)."""
+        self._limits = mission_limits
+
+    async def check_inputs(
+        self,
+        plan: Plan,
+        *,
+        file_ids: dict[str, int] | None = None,
+        extra: dict[str, str] | None = None,
+        staged: list[tuple[str, StagedFile]] | None = None,
+    ) -> None:
+        """Check the mission the job would fly where its inputs change it: its own mission
+        file (stored, or a form's ``staged`` part before it is stored) and the plan's when
+        the job's ``extra`` changes what the check decides (``mission_files``)."""
+        file_ids, extra, staged = file_ids or {}, extra or {}, staged or []
+        keys = {*file_ids, *(key for key, _ in staged)}
+        changes_extra = endless_loops({**plan.extra, **extra}) != endless_loops(plan.extra)
+        if not (keys & set(MISSION_FILE_KEYS) or changes_extra):
+            return
+        rows = await PlanFile.filter(plan_id=plan.id).values_list("key", "blob_id")
+        plan_files = {str(key): int(blob_id) for key, blob_id in rows}
+        if self._store is None:
+            raise RuntimeError("JobService has no blob store to read mission files from")
+        await check_job_missions(
+            self._store,
+            plan_files=plan_files,
+            plan_extra=plan.extra,
+            job_files=file_ids,
+            job_extra=extra,
+            staged=staged,
+            limits=self._limits,
+        )
 
     async def create(
         self,
@@ -90,8 +134,9 @@ class JobService:
         """
         files, extra = files or {}, extra or {}
         validate_extra(extra)
-        await own_plan(principal, plan_id)
-        await parse_file_ids(principal, files, "files")
+        plan = await own_plan(principal, plan_id)
+        file_ids = await parse_file_ids(principal, files, "files")
+        await self.check_inputs(plan, file_ids=file_ids, extra=extra)
         async with in_transaction():
             await Plan.filter(id=plan_id).update(job_seq=F("job_seq") + 1)
             plan = await Plan.get(id=plan_id)

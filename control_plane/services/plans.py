@@ -19,6 +19,7 @@ from control_plane.services.plain_select import PlainSelect, json_value, utc_dat
 from control_plane.services.principal import Principal
 from shared.enums import ACTIVE_JOB_STATUSES
 from shared.job_options import JobOptionError, parse_job_options
+from shared.mission.feasibility import PX4_DEFAULTS, MissionLimits
 
 Key = Annotated[str, msgspec.Meta(min_length=1, max_length=limits.FILE_KEY)]
 Text = Annotated[str, msgspec.Meta(max_length=65_536)]
@@ -166,24 +167,37 @@ async def get_plan(principal: Principal, plan_id: int) -> PlanOut:
     return _out(plan, (await _files_of([plan.id]))[plan.id])
 
 
-async def check_plan(principal: Principal, data: PlanWrite, *, store: BlobStore) -> dict[str, int]:
+async def check_plan(
+    principal: Principal,
+    data: PlanWrite,
+    *,
+    store: BlobStore,
+    limits: MissionLimits = PX4_DEFAULTS,
+) -> dict[str, int]:
     """Validate a plan body against the caller's group; answers the parsed blob ids.
 
-    The ``mission``/``waypoint`` file is read from the blob ``store`` and parsed: a file
-    that cannot be flown is refused with its location (``files.mission: mission.items[3]...``).
+    The ``mission``/``waypoint`` file is read from the blob ``store``, parsed and checked
+    as PX4 would take it (``limits``, the plan's ``extra``): a file that cannot be flown is
+    refused with its location (``files.mission: mission.items[3]...``).
     """
     validate_extra(data.extra)
     await _check_node(principal, data.node_id)
     file_ids = await parse_file_ids(principal, data.files, "files")
-    await check_mission_files(store, file_ids)
+    await check_mission_files(store, file_ids, extra=data.extra, limits=limits)
     return file_ids
 
 
-async def create_plan(principal: Principal, data: PlanWrite, *, store: BlobStore) -> PlanOut:
+async def create_plan(
+    principal: Principal,
+    data: PlanWrite,
+    *,
+    store: BlobStore,
+    limits: MissionLimits = PX4_DEFAULTS,
+) -> PlanOut:
     """Create a plan, its mission file checked first (see ``check_plan``)."""
     try:
         async with in_transaction():
-            file_ids = await check_plan(principal, data, store=store)
+            file_ids = await check_plan(principal, data, store=store, limits=limits)
             plan = await Plan.create(
                 group_id=principal.group_id,
                 node_id=data.node_id,
@@ -198,13 +212,18 @@ async def create_plan(principal: Principal, data: PlanWrite, *, store: BlobStore
 
 
 async def replace_plan(
-    principal: Principal, plan_id: int, data: PlanWrite, *, store: BlobStore
+    principal: Principal,
+    plan_id: int,
+    data: PlanWrite,
+    *,
+    store: BlobStore,
+    limits: MissionLimits = PX4_DEFAULTS,
 ) -> PlanOut:
     """Replace a whole plan, its mission file checked first."""
     try:
         async with in_transaction():
             plan = await own_plan(principal, plan_id)
-            file_ids = await check_plan(principal, data, store=store)
+            file_ids = await check_plan(principal, data, store=store, limits=limits)
             plan.name, plan.description = data.name, data.description
             plan.node_id, plan.extra = data.node_id, data.extra
             await plan.save()

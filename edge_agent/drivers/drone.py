@@ -9,7 +9,7 @@ Decisions, and why:
   then the mission starts. A mission file with or without its own takeoff item flies the
   same way, and a takeoff that fails says so (stage ``takeoff``) instead of looking like
   a mission that never progresses. The height is the job's ``takeoff_alt_m``, else the
-  mission's takeoff item, else ``default_takeoff_alt_m``.
+  mission's takeoff item (by its frame, see ``flight_plan``), else ``default_takeoff_alt_m``.
 - **Progress**: every mission item reached is one ``running`` event (item, current/total,
   percent, stage ``mission``), even when the autopilot skips ahead in one message: the
   items in between are reported in order, so the history has each one.
@@ -56,7 +56,7 @@ from edge_agent.drivers.base import (
 )
 from edge_agent.drivers.drone_settings import DroneSettings
 from edge_agent.drivers.drone_telemetry import drone_samples
-from edge_agent.drivers.flight_plan import Flight, plan_flight
+from edge_agent.drivers.flight_plan import Flight, check_at_vehicle, plan_flight
 from edge_agent.drivers.vehicle import (
     Mode,
     Outcome,
@@ -199,15 +199,25 @@ class DroneDriver:
     # Jobs ---------------------------------------------------------------------------
 
     async def prepare(self, job: JobSpec, files: Mapping[str, Path]) -> None:
-        # Parsing a 10,000-item file takes a while: off the event loop.
-        flight, parsed = await asyncio.to_thread(
-            plan_flight, job, files, self.settings.default_takeoff_alt_m
-        )
+        # Parsing and checking a 10,000-item file takes a while: off the event loop.
+        limits, default_m = self.settings.mission, self.settings.default_takeoff_alt_m
+        flight, parsed = await asyncio.to_thread(plan_flight, job, files, default_m, limits=limits)
         self._flight, self._taken_over = None, None
         self._check_link()
         # The gates first: a vehicle still flying (returning after a cancel, say) must
         # keep the mission it flies; then again after the upload, which takes time.
         await self._preflight(flight.options)
+        # The gates passed, so the vehicle has a home: check the mission again with it
+        # and with the geofence the vehicle will fly with (the file's, else its own).
+        s = self.state
+        fence: Sequence[MissionItem] = parsed.fence
+        if not fence:
+            try:
+                fence = await self.vehicle.download_geofence()
+            except VehicleCommandError as exc:  # PX4 still checks its own fence
+                log.warning("the vehicle's geofence could not be read (%s): not checked", exc)
+        home = (s.home_lat_deg, s.home_lon_deg, s.home_alt_amsl_m)
+        await asyncio.to_thread(check_at_vehicle, flight, parsed, limits, home, fence, default_m)
         try:
             await self._upload("mission", self.vehicle.upload_mission, parsed.mission)
             if parsed.fence:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import msgspec
 
 from edge_agent.drivers.base import DriverConfigError
+from shared.mission.feasibility import PX4_DEFAULTS, MissionLimits
 
 
 class DroneSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -32,6 +33,9 @@ class DroneSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     preflight_wait_s: float = 3.0
     """How long preflight waits for the gates to pass (telemetry may still be arriving)."""
     mission_speed_m_s: float | None = None
+    mission: MissionLimits = PX4_DEFAULTS
+    """``[driver.mavsdk.mission]``: what a job's mission is checked with before upload
+    (PX4's own limits, as the vehicle's parameters set them)."""
 
 
 def load_settings(settings: Mapping[str, Any]) -> DroneSettings:

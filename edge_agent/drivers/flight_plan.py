@@ -5,14 +5,35 @@ The mission file (``files`` key ``mission``, else ``waypoint``, DESIGN §6) is p
 are typed, and what the flight logic needs to follow the mission is kept: the item
 count, each item's command (an RTL or land item changes the autopilot's mode without
 it being a failsafe) and the takeoff height.
+
+The mission is checked as PX4 would take it (``shared.mission.feasibility``, the limits
+of the driver's settings) twice before upload: with the file's home as soon as it is
+read (so a job the control plane did not check, from an older control plane or with a
+file of its own, fails ``invalid_mission`` naming the item), and once the vehicle is
+heard, with the vehicle's real home and the geofence it will fly with (``check_at_vehicle``).
+
+**Takeoff height by frame.** A takeoff item's altitude is a height above home only in a
+relative frame (3/6). In an above-sea-level frame (0/5) the height is the altitude less
+the home's: the vehicle's home, which is where it climbs from and what PX4 itself
+subtracts (a file's planned home may be elsewhere); the file's home only until the
+vehicle's is known. When neither is known the job is refused rather than guessing:
+taking "100" as 100 m when the author meant 100 m above sea level is the mistake this
+avoids. A job's ``takeoff_alt_m`` still wins over the item.
+
+An opted-in endless DO_JUMP (``endless_loops=allow``, repeat -1) is uploaded with PX4's
+largest repeat count, 65535: PX4 has no "for ever", and turns -1 into 65535 or 0
+depending on its processor.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+import msgspec
 
 from edge_agent.drivers.base import DriverError
 from shared import mav_cmd
@@ -23,8 +44,17 @@ from shared.mission import (
     MISSION_KEY,
     MissionFile,
     MissionFileError,
+    MissionItem,
     mission_file_key,
     parse_mission_file,
+)
+from shared.mission.feasibility import (
+    MAX_REPEAT,
+    Home,
+    MissionLimits,
+    check_feasible,
+    is_endless_jump,
+    takeoff_height_m,
 )
 
 
@@ -48,6 +78,8 @@ class Flight:
     """The vehicle's warning count when the mission started (failsafe texts follow)."""
     reached: int = 0
     """Items reached so far (items 0..reached-1)."""
+    mission_key: str = MISSION_KEY
+    """The ``files`` key of the mission file (named in refusals)."""
 
 
 def read_mission_file(files: Mapping[str, Path]) -> MissionFile:
@@ -73,24 +105,117 @@ def read_mission_file(files: Mapping[str, Path]) -> MissionFile:
 
 
 def plan_flight(
-    job: JobSpec, files: Mapping[str, Path], default_takeoff_alt_m: float
+    job: JobSpec,
+    files: Mapping[str, Path],
+    default_takeoff_alt_m: float,
+    *,
+    limits: MissionLimits | None = None,
 ) -> tuple[Flight, MissionFile]:
-    """The flight of ``job``; the takeoff height is the job's ``takeoff_alt_m``, else the
-    mission's takeoff item's, else ``default_takeoff_alt_m``."""
+    """The flight of ``job``; with ``limits``, its mission checked as PX4 would take it
+    (with the file's home; ``check_at_vehicle`` checks again with the vehicle's). The
+    takeoff height is the job's ``takeoff_alt_m``, else the mission's takeoff item's
+    (by its frame), else ``default_takeoff_alt_m``."""
     try:
         options = parse_job_options(job.extra)
     except JobOptionError as exc:
         raise DriverError(JobFailure.INVALID_JOB, str(exc)) from None
     parsed = read_mission_file(files)
-    takeoff = next((i for i in parsed.mission if i.command == mav_cmd.NAV_TAKEOFF), None)
-    takeoff_alt_m = options.takeoff_alt_m
-    if takeoff_alt_m is None and takeoff is not None and takeoff.z > 0:
-        takeoff_alt_m = float(takeoff.z)
+    key = mission_file_key(files) or MISSION_KEY
+    if limits is not None:
+        _check(parsed, key, options, limits)
+    if options.endless_loops == "allow":
+        parsed = _px4_repeats(parsed)
+    home_alt_m = parsed.home[2] if parsed.home is not None else None
     flight = Flight(
         key=job.key,
         options=options,
         total=len(parsed.mission),
-        takeoff_alt_m=takeoff_alt_m or default_takeoff_alt_m,
+        takeoff_alt_m=takeoff_height(parsed, options, home_alt_m) or default_takeoff_alt_m,
         commands=tuple(item.command for item in parsed.mission),
+        mission_key=key,
     )
     return flight, parsed
+
+
+def check_at_vehicle(
+    flight: Flight,
+    parsed: MissionFile,
+    limits: MissionLimits,
+    home: Home,
+    fence: Sequence[MissionItem],
+    default_takeoff_alt_m: float,
+) -> None:
+    """Check the mission again with the vehicle's ``home`` and the ``fence`` it holds
+    (the file's own fence wins), and settle the takeoff height with the vehicle's home;
+    ``DriverError`` (``invalid_mission``) naming the item when PX4 would refuse it."""
+    _check(parsed, flight.mission_key, flight.options, limits, home=home, fence=fence)
+    takeoff = takeoff_item(parsed)
+    home_alt_m = home[2] if math.isfinite(home[2]) else None
+    if home_alt_m is None and parsed.home is not None:
+        home_alt_m = parsed.home[2]
+    height = takeoff_height(parsed, flight.options, home_alt_m)
+    if height is None and takeoff is not None:
+        raise DriverError(
+            JobFailure.INVALID_MISSION,
+            f"file {flight.mission_key!r}: {parsed.where(takeoff.seq)}: the takeoff altitude "
+            f"{takeoff.z:g} m is above sea level and the vehicle reports no home altitude to "
+            "take it from: give the takeoff a relative altitude (frame 3), or the job a "
+            "takeoff_alt_m",
+        )
+    flight.takeoff_alt_m = height or default_takeoff_alt_m
+
+
+def takeoff_item(parsed: MissionFile) -> MissionItem | None:
+    return next((i for i in parsed.mission if i.command == mav_cmd.NAV_TAKEOFF), None)
+
+
+def takeoff_height(
+    parsed: MissionFile, options: JobOptions, home_alt_m: float | None
+) -> float | None:
+    """The job's ``takeoff_alt_m``, else the takeoff item's height above a home at
+    ``home_alt_m`` (None: above sea level with no home known); None when the mission has
+    no takeoff item or it is not above home (the driver's default then)."""
+    if options.takeoff_alt_m is not None:
+        return options.takeoff_alt_m
+    takeoff = takeoff_item(parsed)
+    if takeoff is None:
+        return None
+    height = takeoff_height_m(takeoff, home_alt_m)
+    if height is None:
+        return None
+    return height if height > 0 else None
+
+
+def _check(
+    parsed: MissionFile,
+    key: str,
+    options: JobOptions,
+    limits: MissionLimits,
+    *,
+    home: Home | None = None,
+    fence: Sequence[MissionItem] = (),
+) -> None:
+    try:
+        check_feasible(
+            parsed,
+            limits,
+            home=home,
+            fence=fence,
+            fence_source="the vehicle's geofence",
+            endless_loops=options.endless_loops == "allow",
+        )
+    except MissionFileError as exc:
+        raise DriverError(
+            JobFailure.INVALID_MISSION, f"file {key!r}: {exc.location}: {exc.message}"
+        ) from None
+
+
+def _px4_repeats(parsed: MissionFile) -> MissionFile:
+    """The mission with each endless DO_JUMP given PX4's largest repeat count."""
+    if not any(is_endless_jump(i) for i in parsed.mission):
+        return parsed
+    items = [
+        msgspec.structs.replace(i, param2=float(MAX_REPEAT)) if is_endless_jump(i) else i
+        for i in parsed.mission
+    ]
+    return msgspec.structs.replace(parsed, mission=items)

@@ -37,6 +37,13 @@ Settings (``[driver.mavsdk]``, all optional; checked by ``drone_settings.py``):
   after an RTL or a land (flight time home included).
 - ``mission_speed_m_s`` (float, optional): a cruise speed set at every mission start,
   unless the job gives ``speed_m_s``.
+- ``mission`` (table ``[driver.mavsdk.mission]``, PX4's defaults): the limits a job's
+  mission is checked with before upload, as PX4 would check it (``shared.mission.
+  feasibility.MissionLimits``): ``max_first_waypoint_distance_m`` (10000, PX4's
+  ``MIS_DIST_1WP``; 0: off), ``max_waypoint_distance_m`` (0: off; ``MIS_DIST_WPS``),
+  ``takeoff_land_required`` (0..5, ``MIS_TKO_LAND_REQ``), ``below_home`` (``refuse`` |
+  ``allow``). Set them as the vehicle's own parameters are set, so what the agent refuses
+  is what the vehicle would.
 """
 
 from __future__ import annotations
@@ -295,7 +302,16 @@ class MavsdkVehicle:
         telemetry.subscribe_gps_info(
             s(lambda g: {"gps_fix": int(g.fix_type), "satellites": g.num_satellites})
         )
-        telemetry.subscribe_home(s(lambda h: {"home_set": _ok(h.latitude_deg)}))
+        telemetry.subscribe_home(
+            s(
+                lambda h: {
+                    "home_set": _ok(h.latitude_deg),
+                    "home_lat_deg": h.latitude_deg,
+                    "home_lon_deg": h.longitude_deg,
+                    "home_alt_amsl_m": h.absolute_altitude_m,
+                }
+            )
+        )
         telemetry.subscribe_health(
             s(
                 lambda h: {
@@ -424,6 +440,34 @@ class MavsdkVehicle:
 
     async def upload_rally_points(self, items: Sequence[MissionItem]) -> None:
         await self._upload("upload rally points", "upload_rally_points", items)
+
+    async def download_geofence(self) -> list[MissionItem]:
+        mission = self._mission
+        found: list[RawItem] = []
+
+        def download() -> None:
+            if mission is not None:
+                found.extend(mission.download_geofence())
+
+        await self._call("download geofence", download, _MISSION_OUTCOMES)
+        return [
+            MissionItem(
+                seq=int(i.seq),
+                frame=int(i.frame),
+                command=int(i.command),
+                current=int(i.current),
+                autocontinue=int(i.autocontinue),
+                param1=float(i.param1),
+                param2=float(i.param2),
+                param3=float(i.param3),
+                param4=float(i.param4),
+                x=int(i.x),
+                y=int(i.y),
+                z=float(i.z),
+                mission_type=int(i.mission_type),
+            )
+            for i in found
+        ]
 
     async def start_mission(self) -> None:
         mission = self._mission

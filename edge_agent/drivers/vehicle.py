@@ -74,6 +74,11 @@ class VehicleState:
     satellites: int = 0
     home_set: bool = False
     """The autopilot reported a home position."""
+    home_lat_deg: float = math.nan
+    home_lon_deg: float = math.nan
+    home_alt_amsl_m: float = math.nan
+    """The home the autopilot reported (where it took off or will): what its mission
+    altitudes relative to home, and its returns, refer to."""
     armable: bool = False
     """The autopilot's pre-arm checks pass."""
     global_position_ok: bool = False
@@ -166,5 +171,9 @@ class Vehicle(Protocol):
     async def upload_geofence(self, items: Sequence[MissionItem]) -> None: ...
 
     async def upload_rally_points(self, items: Sequence[MissionItem]) -> None: ...
+
+    async def download_geofence(self) -> list[MissionItem]:
+        """The geofence the vehicle holds now (empty: none)."""
+        ...
 
     async def start_mission(self) -> None: ...

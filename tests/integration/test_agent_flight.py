@@ -36,6 +36,9 @@ from tests.support import until
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 EVENTS = topics.events(7)
+ARDUPILOT_COMMANDS = (
+    Path(__file__).resolve().parents[1] / "missions" / "px4_ardupilot_commands.waypoints"
+).read_bytes()
 TERMINAL = {"succeeded", "failed", "cancelled"}
 SPEEDUP = 20.0
 
@@ -144,6 +147,21 @@ async def test_a_bad_mission_file_fails_the_job_saying_where(
     events = await history(cp)
     assert (events[-1]["state"], events[-1]["reason"]) == ("failed", "invalid_mission")
     assert "line 2" in events[-1]["detail"]
+
+
+async def test_a_mission_px4_would_refuse_fails_the_job_before_upload(
+    cp: ControlPlane, blobs: BlobServer, fleet: SimFleet
+) -> None:
+    """A job no control plane checked (its own file): the agent refuses it, naming the item."""
+    ref = blobs.add("54", ARDUPILOT_COMMANDS)
+    await cp.call("job_start", start_params(ref))
+    events = await history(cp)
+    assert (events[-1]["state"], events[-1]["reason"]) == ("failed", "invalid_mission")
+    assert (
+        "line 5 (item 2): command 18 (NAV_LOITER_TURNS) is not flown by PX4"
+        in (events[-1]["detail"])
+    )
+    assert fleet.vehicles[0].snapshot()["mission_items"] == 0, "nothing was uploaded"
 
 
 async def test_a_bad_extra_value_is_refused_before_the_job_is_accepted(

@@ -431,13 +431,17 @@ def plan_with_fence(fence_radius_m: float, waypoints_east_m: list[float]) -> byt
 async def test_a_geofence_breach_fails_the_job_geofence_after_the_return(
     tmp_path: Path,
 ) -> None:
+    """The vehicle's own distance limit (``GF_MAX_HOR_DIST``, a parameter the agent does not
+    know) ends the flight: a plan crossing its own fence is refused before upload instead
+    (``test_drone_feasibility.py``)."""
     port = free_udp_port()
-    async with SimFleet(1, base_port=port, speedup=SPEEDUP, params={"GF_ACTION": 3}) as fleet:
+    params = {"GF_ACTION": 3, "GF_MAX_HOR_DIST": 150}
+    async with SimFleet(1, base_port=port, speedup=SPEEDUP, params=params) as fleet:
         driver = make_driver(fleet)
         await driver.start()
         try:
             await until(_ready(driver), "the vehicle is ready", 10)
-            plan = plan_with_fence(150.0, [100.0, 300.0, 500.0])
+            plan = plan_with_fence(2000.0, [100.0, 300.0, 500.0])
             spec = job()
             await driver.prepare(spec, {"mission": mission_file(tmp_path, plan, "fenced.plan")})
             vehicle = fleet.vehicles[0].snapshot()
@@ -447,7 +451,7 @@ async def test_a_geofence_breach_fails_the_job_geofence_after_the_return(
                 await driver.run(spec, progress)
             assert failure.value.code is JobFailure.GEOFENCE
             assert "geofence" in str(failure.value).lower()
-            assert progress.items == [0, 1]  # the 300 m waypoint is outside the fence
+            assert progress.items == [0, 1]  # the 300 m waypoint is beyond the 150 m limit
             assert driver.state.down_and_safe
             assert metres_from_home(driver) < 3.0
         finally:

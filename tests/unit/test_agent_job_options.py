@@ -67,12 +67,14 @@ def test_the_table_holds_the_keys_of_design_section_6_with_their_bounds() -> Non
         "link_loss_action",
         "link_loss_timeout_s",
         "min_battery_pct",
+        "endless_loops",
     }
     assert design == KEYS
     table = {o.key: (o.low, o.high, o.unit, o.choices, o.default) for o in OPTIONS}
     assert table["takeoff_alt_m"] == (1.0, 1000.0, "m", (), None)
     assert table["link_loss_timeout_s"] == (1.0, 3600.0, "s", (), 30.0)
     assert table["on_finish"][3:] == (("hold", "land", "rtl"), "rtl")
+    assert table["endless_loops"][3:] == (("allow", "refuse"), "refuse")
     # The bounds hold at both ends, inclusive.
     assert parse_job_options({"speed_m_s": "50", "min_battery_pct": "100"}).speed_m_s == 50.0
     with pytest.raises(JobOptionError, match=r"50\.5 is outside"):

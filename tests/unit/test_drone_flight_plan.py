@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
 from edge_agent.drivers.base import DriverError
-from edge_agent.drivers.flight_plan import plan_flight
+from edge_agent.drivers.flight_plan import check_at_vehicle, plan_flight
 from shared.errors import JobFailure
 from shared.messages import JobSpec
+from shared.mission.feasibility import MissionLimits
 from tests.integration.agent_harness import wpl_mission
 
 
@@ -68,3 +70,67 @@ def test_the_mission_key_is_preferred_to_waypoint(tmp_path: Path) -> None:
     }
     flight, _ = plan_flight(JobSpec(plan_id=1, job_id=1), files, 10.0)
     assert (flight.total, flight.takeoff_alt_m) == (4, 40.0)
+
+
+def amsl_takeoff(home_alt_m: float | None, takeoff_alt_m: float, frame: int = 0) -> bytes:
+    """A takeoff in ``frame`` (0: above sea level), a waypoint; a home row when given."""
+    rows = ["QGC WPL 110"]
+    if home_alt_m is not None:
+        rows.append(f"0\t1\t0\t16\t0\t0\t0\t0\t47.39\t8.54\t{home_alt_m}\t1")
+    n = len(rows) - 1
+    rows.append(f"{n}\t0\t{frame}\t22\t0\t0\t0\t0\t47.39\t8.54\t{takeoff_alt_m}\t1")
+    rows.append(f"{n + 1}\t0\t3\t16\t0\t0\t0\t0\t47.3905\t8.54\t25\t1")
+    return ("\n".join(rows) + "\n").encode()
+
+
+def test_the_takeoff_height_follows_the_takeoff_items_frame(tmp_path: Path) -> None:
+    """100 m above sea level at a 584 m site is no "take off to 100 m"."""
+    spec = JobSpec(plan_id=1, job_id=1)
+    relative = {"mission": write(tmp_path, amsl_takeoff(584.0, 30.0, frame=3))}
+    assert plan_flight(spec, relative, 10.0)[0].takeoff_alt_m == 30.0
+    # Above sea level: less the home's altitude (the file's until the vehicle's is known).
+    files = {"mission": write(tmp_path, amsl_takeoff(584.0, 614.0))}
+    flight, parsed = plan_flight(spec, files, 10.0, limits=MissionLimits())
+    assert flight.takeoff_alt_m == 30.0
+    check_at_vehicle(flight, parsed, MissionLimits(), (47.39, 8.54, 594.0), [], 10.0)
+    assert flight.takeoff_alt_m == 20.0, "the vehicle's home is where it climbs from"
+    # No home in the file: provisional until the vehicle's home; refused without one.
+    files = {"mission": write(tmp_path, amsl_takeoff(None, 614.0))}
+    flight, parsed = plan_flight(spec, files, 10.0, limits=MissionLimits())
+    check_at_vehicle(flight, parsed, MissionLimits(), (47.39, 8.54, 584.0), [], 10.0)
+    assert flight.takeoff_alt_m == 30.0
+    with pytest.raises(DriverError) as refused:
+        check_at_vehicle(flight, parsed, MissionLimits(), (47.39, 8.54, math.nan), [], 10.0)
+    assert refused.value.code is JobFailure.INVALID_MISSION
+    assert "line 2 (item 0): the takeoff altitude 614 m is above sea level and the vehicle" in (
+        str(refused.value)
+    )
+    # The job's takeoff_alt_m still wins.
+    job = JobSpec(plan_id=1, job_id=1, extra={"takeoff_alt_m": "12"})
+    flight, parsed = plan_flight(job, files, 10.0, limits=MissionLimits())
+    check_at_vehicle(flight, parsed, MissionLimits(), (47.39, 8.54, math.nan), [], 10.0)
+    assert flight.takeoff_alt_m == 12.0
+
+
+def test_a_mission_px4_refuses_is_an_invalid_mission_naming_the_item(tmp_path: Path) -> None:
+    below = {"mission": write(tmp_path, amsl_takeoff(584.0, 100.0))}
+    spec = JobSpec(plan_id=1, job_id=1)
+    assert plan_flight(spec, below, 10.0)[0].takeoff_alt_m == 10.0, "unchecked: the default"
+    with pytest.raises(DriverError) as refused:
+        plan_flight(spec, below, 10.0, limits=MissionLimits())
+    assert refused.value.code is JobFailure.INVALID_MISSION
+    assert str(refused.value).startswith(
+        "file 'mission': line 3 (item 0): takeoff altitude 100 m above sea level is not above "
+        "home (484 m below the home's 584 m)"
+    )
+
+
+def test_an_opted_in_endless_loop_is_uploaded_with_px4s_largest_count(tmp_path: Path) -> None:
+    loop = amsl_takeoff(584.0, 30.0, frame=3) + b"3\t0\t2\t177\t2\t-1\t0\t0\t0\t0\t0\t1\n"
+    files = {"mission": write(tmp_path, loop)}
+    with pytest.raises(DriverError, match="DO_JUMP repeat -1 loops for ever"):
+        plan_flight(JobSpec(plan_id=1, job_id=1), files, 10.0, limits=MissionLimits())
+    job = JobSpec(plan_id=1, job_id=1, extra={"endless_loops": "allow"})
+    _, parsed = plan_flight(job, files, 10.0, limits=MissionLimits())
+    jump = parsed.mission[2]
+    assert (jump.command, jump.param1, jump.param2) == (177, 1.0, 65535.0)

@@ -9,6 +9,7 @@ import pytest
 from edge_agent.drivers import DriverConfigError, load_driver
 from edge_agent.drivers.drone import DroneDriver
 from edge_agent.drivers.drone_settings import DroneSettings, load_settings
+from shared.mission.feasibility import MissionLimits
 
 
 def test_the_defaults_connect_to_px4_sitl_and_hold_on_emergency() -> None:
@@ -36,9 +37,17 @@ def test_the_mavsdk_kind_builds_the_drone_driver_without_connecting() -> None:
         ({"emergency_stop_action": "explode"}, "emergency_stop_action"),
         ({"vehicle_timeout_s": 0}, "vehicle_timeout_s must be > 0"),
         ({"telemetry_period_s": "fast"}, "telemetry_period_s"),
+        ({"mission": {"takeoff_land_required": 9}}, "$.mission.takeoff_land_required"),
+        ({"mission": {"max_first_waypoint": 5}}, "unknown field `max_first_waypoint`"),
     ],
 )
 def test_bad_settings_are_refused(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(DriverConfigError) as refused:
         load_driver("mavsdk", settings)
     assert message in str(refused.value)
+
+
+def test_the_mission_limits_are_px4s_unless_the_node_sets_its_own() -> None:
+    assert load_settings({}).mission == MissionLimits()
+    s = load_settings({"mission": {"max_first_waypoint_distance_m": 900, "below_home": "allow"}})
+    assert s.mission == MissionLimits(max_first_waypoint_distance_m=900.0, below_home="allow")

@@ -1,9 +1,10 @@
 """``shared.mav_cmd`` writes MAVLink command numbers out for code without pymavlink (the
-agent, the mission parser): each must be the number of its name in MAVLink's common set."""
+agent, the mission parser): each must be the number of its name in MAVLink's common set,
+or in ArduPilot's dialect for the few ArduPilot-only commands mission files carry."""
 
 from __future__ import annotations
 
-from pymavlink.dialects.v20 import common as mavlink
+from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from shared import mav_cmd
 
@@ -13,3 +14,9 @@ def test_every_command_number_is_mavlinks() -> None:
     assert "NAV_TAKEOFF" in names and "NAV_RALLY_POINT" in names
     for name in names:
         assert getattr(mav_cmd, name) == getattr(mavlink, f"MAV_CMD_{name}"), name
+
+
+def test_a_command_is_named_with_its_number() -> None:
+    assert mav_cmd.name(16) == "16 (NAV_WAYPOINT)"
+    assert mav_cmd.name(218) == "218 (DO_AUX_FUNCTION)"
+    assert mav_cmd.name(31337) == "31337", "an unknown number is shown as it is"
