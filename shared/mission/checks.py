@@ -13,6 +13,10 @@ both formats refuse the same things with the same words:
   missing altitude (NaN, JSON ``null``) is refused with a message of its own, which the
   format supplies: it knows why a tool leaves one out (QGroundControl writes ``null`` for an
   "above terrain" altitude it had no terrain data for);
+- a command without a location (``COMMANDS_WITHOUT_LOCATION``: RTL, DO_JUMP,
+  DO_CHANGE_SPEED, camera commands...) in a global frame is read in frame 2 (MISSION):
+  its frame means nothing, Mission Planner and ArduPilot write 0 or 3 there, and PX4
+  takes it only in frame 2;
 - frames: terrain frames (10, 11) are valid MAVLink and read as such; whether the vehicle
   flies them is the feasibility check's question, not the parser's;
 - other items: param5/6 NaN become 0 (MISSION_ITEM_INT's x/y are integers, MAVSDK does the
@@ -26,6 +30,8 @@ from collections.abc import Callable
 
 from shared.mission.errors import MissionFileError
 from shared.mission.items import (
+    COMMANDS_WITHOUT_LOCATION,
+    FRAME_MISSION,
     FRAME_NAMES,
     GLOBAL_FRAMES,
     MAX_ALT_M,
@@ -124,6 +130,8 @@ def make_item(
         )
     p1, p2, p3, p4 = (_finite_or_nan(params[i], f"param{i + 1}", where) for i in range(4))
     lat, lon, alt = params[4], params[5], params[6]
+    if command in COMMANDS_WITHOUT_LOCATION and frame in GLOBAL_FRAMES:
+        frame = FRAME_MISSION  # the frame of a command without a location means nothing
     is_global = frame in GLOBAL_FRAMES
     if is_global and command in POSITION_COMMANDS:
         check_lat_lon_alt(lat, lon, alt, where, missing_alt)

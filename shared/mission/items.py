@@ -33,6 +33,76 @@ FRAME_NAMES: dict[int, str] = {
 }
 GLOBAL_FRAMES = frozenset(FRAME_NAMES) - {FRAME_MISSION}
 
+COMMANDS_WITHOUT_LOCATION = frozenset(
+    {
+        mav_cmd.NAV_RETURN_TO_LAUNCH,
+        mav_cmd.NAV_GUIDED_ENABLE,
+        mav_cmd.NAV_DELAY,
+        mav_cmd.CONDITION_DELAY,
+        mav_cmd.CONDITION_DISTANCE,
+        mav_cmd.CONDITION_YAW,
+        mav_cmd.DO_SET_MODE,
+        mav_cmd.DO_JUMP,
+        mav_cmd.DO_CHANGE_SPEED,
+        mav_cmd.DO_SET_PARAMETER,
+        mav_cmd.DO_SET_RELAY,
+        mav_cmd.DO_REPEAT_RELAY,
+        mav_cmd.DO_SET_SERVO,
+        mav_cmd.DO_REPEAT_SERVO,
+        mav_cmd.DO_FLIGHTTERMINATION,
+        mav_cmd.DO_SET_ACTUATOR,
+        mav_cmd.DO_GO_AROUND,
+        mav_cmd.DO_PAUSE_CONTINUE,
+        mav_cmd.DO_SET_ROI_WPNEXT_OFFSET,
+        mav_cmd.DO_SET_ROI_NONE,
+        mav_cmd.DO_CONTROL_VIDEO,
+        mav_cmd.DO_DIGICAM_CONFIGURE,
+        mav_cmd.DO_DIGICAM_CONTROL,
+        mav_cmd.DO_MOUNT_CONFIGURE,
+        mav_cmd.DO_MOUNT_CONTROL,
+        mav_cmd.DO_SET_CAM_TRIGG_DIST,
+        mav_cmd.DO_FENCE_ENABLE,
+        mav_cmd.DO_PARACHUTE,
+        mav_cmd.DO_GRIPPER,
+        mav_cmd.DO_AUTOTUNE_ENABLE,
+        mav_cmd.NAV_SET_YAW_SPEED,
+        mav_cmd.DO_SET_CAM_TRIGG_INTERVAL,
+        mav_cmd.DO_SET_RESUME_REPEAT_DIST,
+        mav_cmd.DO_SPRAYER,
+        mav_cmd.DO_SEND_SCRIPT_MESSAGE,
+        mav_cmd.DO_AUX_FUNCTION,
+        mav_cmd.DO_GUIDED_LIMITS,
+        mav_cmd.DO_ENGINE_CONTROL,
+        mav_cmd.DO_SET_MISSION_CURRENT,
+        mav_cmd.OBLIQUE_SURVEY,
+        mav_cmd.COMPONENT_ARM_DISARM,
+        mav_cmd.SET_CAMERA_MODE,
+        mav_cmd.SET_CAMERA_ZOOM,
+        mav_cmd.SET_CAMERA_FOCUS,
+        mav_cmd.SET_CAMERA_SOURCE,
+        mav_cmd.JUMP_TAG,
+        mav_cmd.DO_JUMP_TAG,
+        mav_cmd.DO_GIMBAL_MANAGER_PITCHYAW,
+        mav_cmd.DO_GIMBAL_MANAGER_CONFIGURE,
+        mav_cmd.IMAGE_START_CAPTURE,
+        mav_cmd.IMAGE_STOP_CAPTURE,
+        mav_cmd.DO_TRIGGER_CONTROL,
+        mav_cmd.VIDEO_START_CAPTURE,
+        mav_cmd.VIDEO_STOP_CAPTURE,
+        mav_cmd.DO_VTOL_TRANSITION,
+        mav_cmd.DO_WINCH,
+        mav_cmd.NAV_SCRIPT_TIME,
+        mav_cmd.NAV_ATTITUDE_TIME,
+    }
+)
+"""Commands MAVLink marks ``hasLocation="false"``: their frame carries no meaning, and the
+tools write what they like there (QGroundControl frame 2, Mission Planner and ArduPilot
+frame 0 or 3). Read from a file, such an item is sent in frame 2 (MISSION), as
+QGroundControl sends it and as PX4's upload requires, with its params 5-7 as plain
+numbers: an RTL in frame 3 means the same RTL. Left out: the commands whose param 7 is an
+altitude (CONDITION_CHANGE_ALT, NAV_CONTINUE_AND_CHANGE_ALT, NAV_ALTITUDE_WAIT), for which
+the frame does say what the altitude is measured from."""
+
 FENCE_POLYGON_COMMANDS = frozenset(
     {mav_cmd.NAV_FENCE_POLYGON_VERTEX_INCLUSION, mav_cmd.NAV_FENCE_POLYGON_VERTEX_EXCLUSION}
 )

@@ -73,10 +73,13 @@ def test_the_mission_key_is_preferred_to_waypoint(tmp_path: Path) -> None:
 
 
 def amsl_takeoff(home_alt_m: float | None, takeoff_alt_m: float, frame: int = 0) -> bytes:
-    """A takeoff in ``frame`` (0: above sea level), a waypoint; a home row when given."""
+    """A takeoff in ``frame`` (0: above sea level), a waypoint; a home row at 0, 0 (no
+    home) unless ``home_alt_m`` is given."""
     rows = ["QGC WPL 110"]
     if home_alt_m is not None:
         rows.append(f"0\t1\t0\t16\t0\t0\t0\t0\t47.39\t8.54\t{home_alt_m}\t1")
+    else:
+        rows.append("0\t1\t0\t16\t0\t0\t0\t0\t0\t0\t0\t1")
     n = len(rows) - 1
     rows.append(f"{n}\t0\t{frame}\t22\t0\t0\t0\t0\t47.39\t8.54\t{takeoff_alt_m}\t1")
     rows.append(f"{n + 1}\t0\t3\t16\t0\t0\t0\t0\t47.3905\t8.54\t25\t1")
@@ -102,7 +105,7 @@ def test_the_takeoff_height_follows_the_takeoff_items_frame(tmp_path: Path) -> N
     with pytest.raises(DriverError) as refused:
         check_at_vehicle(flight, parsed, MissionLimits(), (47.39, 8.54, math.nan), [], 10.0)
     assert refused.value.code is JobFailure.INVALID_MISSION
-    assert "line 2 (item 0): the takeoff altitude 614 m is above sea level and the vehicle" in (
+    assert "line 3 (item 0): the takeoff altitude 614 m is above sea level and the vehicle" in (
         str(refused.value)
     )
     # The job's takeoff_alt_m still wins.

@@ -55,11 +55,11 @@ RTL = do(mav_cmd.NAV_RETURN_TO_LAUNCH)
 
 
 def wpl(*rows: Row, home: tuple[float, float, float] | None = HOME) -> MissionFile:
-    """A QGC WPL 110 file as QGroundControl writes one: row 0 the home (when given), then
-    the items; DO_JUMP targets are row numbers, as in the file (item seq + 1 with a home)."""
+    """A QGC WPL 110 file as QGroundControl writes one: row 0 the home (0, 0 when none is
+    given), then the items; DO_JUMP targets are row numbers (item seq + 1)."""
     lines = ["QGC WPL 110"]
-    if home is not None:
-        lines.append(f"0\t1\t0\t16\t0\t0\t0\t0\t{home[0]:.7f}\t{home[1]:.7f}\t{home[2]:g}\t1")
+    lat, lon, alt = home or (0.0, 0.0, 0.0)  # at 0, 0: no home (Mission Planner's way)
+    lines.append(f"0\t1\t0\t16\t0\t0\t0\t0\t{lat:.7f}\t{lon:.7f}\t{alt:g}\t1")
     for frame, command, p, north, east, alt in rows:
         n = len(lines) - 1
         if frame == 2:
@@ -147,18 +147,29 @@ def test_commands_without_a_position_px4_does_not_fly(command: int, words: str) 
     assert words in error.message
 
 
-def test_a_command_in_the_wrong_kind_of_frame_is_refused() -> None:
+def test_a_command_without_a_location_is_read_in_frame_2_and_flown_as_written() -> None:
+    """Mission Planner and ArduPilot write DO commands and RTL in frame 3 or 0: the frame of a
+    command without a location means nothing, so the file flies as its author meant."""
     speed_in_frame_3 = row(mav_cmd.DO_CHANGE_SPEED, params=(1, 5, -1, 0))
-    error = refusal(wpl(TAKEOFF, speed_in_frame_3, RTL))
+    rtl_in_frame_5 = row(mav_cmd.NAV_RETURN_TO_LAUNCH, frame=5, alt=0)
+    mission = wpl(TAKEOFF, speed_in_frame_3, row(16, 50, 0), rtl_in_frame_5)
+    check_feasible(mission)
+    assert [item.frame for item in mission.mission][1:] == [2, 3, 2]
+    assert mission.mission[1].param2 == 5
+
+
+def test_a_command_in_the_wrong_kind_of_frame_is_refused() -> None:
+    mission = wpl(*square())
+    items = list(mission.mission)
+    speed = msgspec.structs.replace(items[-1], command=mav_cmd.DO_CHANGE_SPEED, frame=3)
+    error = refusal(msgspec.structs.replace(mission, mission=[*items[:-1], speed]))
     assert "command 178 (DO_CHANGE_SPEED) has no position: PX4 takes it only in frame 2" in str(
         error
     )
-    rtl_in_frame_5 = row(mav_cmd.NAV_RETURN_TO_LAUNCH, frame=5, alt=0)
-    error = refusal(wpl(TAKEOFF, row(16, 50, 0), rtl_in_frame_5))
-    assert error.location == "line 5 (item 2)"
+    rtl = msgspec.structs.replace(items[-1], frame=5)
+    error = refusal(msgspec.structs.replace(mission, mission=[*items[:-1], rtl]))
+    assert error.location == mission.where(len(items) - 1)
     assert "not frame 5 (GLOBAL_INT)" in error.message
-    mission = wpl(*square())
-    items = list(mission.mission)
     items[1] = msgspec.structs.replace(items[1], frame=2)
     error = refusal(msgspec.structs.replace(mission, mission=items))
     assert "command 16 (NAV_WAYPOINT) has a position: PX4 takes it only in a global frame" in (
