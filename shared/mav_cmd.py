@@ -27,7 +27,21 @@ NAV_VTOL_TAKEOFF: Final = 84
 NAV_VTOL_LAND: Final = 85
 DO_JUMP: Final = 177
 """Jump to mission item param1, param2 times."""
+DO_CHANGE_SPEED: Final = 178
+"""Change the speed (param1: speed type, param2: speed, m/s)."""
 DO_SET_ROI_LOCATION: Final = 195
+DO_SET_ROI_WPNEXT_OFFSET: Final = 196
+DO_SET_ROI_NONE: Final = 197
+DO_SET_ROI: Final = 201
+DO_MOUNT_CONTROL: Final = 205
+DO_SET_CAM_TRIGG_DIST: Final = 206
+"""Trigger the camera every param1 metres (0: stop)."""
+DO_SET_CAM_TRIGG_INTERVAL: Final = 214
+DO_GIMBAL_MANAGER_PITCHYAW: Final = 1000
+IMAGE_START_CAPTURE: Final = 2000
+IMAGE_STOP_CAPTURE: Final = 2001
+VIDEO_START_CAPTURE: Final = 2500
+VIDEO_STOP_CAPTURE: Final = 2501
 NAV_FENCE_POLYGON_VERTEX_INCLUSION: Final = 5001
 """A vertex of an inclusion polygon (param1: the polygon's vertex count)."""
 NAV_FENCE_POLYGON_VERTEX_EXCLUSION: Final = 5002
