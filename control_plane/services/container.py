@@ -37,7 +37,7 @@ class Services:
         return cls(
             auth=AuthService(policy, clock),
             blobs=BlobService(store),
-            jobs=JobService(clock),
+            jobs=JobService(clock, store),
             dispatch=DispatchService(clock),
             listings=Listings(),
         )

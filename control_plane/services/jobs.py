@@ -1,5 +1,5 @@
 """Jobs: runs of a plan, as people see them. Sending them to nodes and recording what
-nodes report is ``dispatch.py``'s business."""
+nodes report is ``dispatch.py``'s business; where a resume starts, ``resume.py``'s."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ from tortoise.transactions import in_transaction
 
 from control_plane.db.models import Job, JobEvent, Plan
 from control_plane.errors import Conflict, NotFound
+from control_plane.services.blob_store import BlobStore
 from control_plane.services.clock import Clock
 from control_plane.services.plans import own_plan, parse_file_ids, validate_extra
 from control_plane.services.principal import Principal
+from control_plane.services.resume import check_resume_from, job_mission, resume_from
 from shared.enums import ACTIVE_JOB_STATUSES, JobStatus
 
 
@@ -36,6 +38,10 @@ class JobOut(msgspec.Struct, frozen=True):
     finished_at: datetime | None
     error: dict[str, Any] | None
     dispatched_at: datetime | None
+    last_item: int | None = None
+    """The last mission item reached (its number in the mission file), when one was."""
+    resume_of: int | None = None
+    """The run (``job_id``) whose rest this one flies, for a resume."""
 
 
 class JobEventOut(msgspec.Struct, frozen=True):
@@ -67,12 +73,16 @@ def job_out(job: Job) -> JobOut:
         finished_at=job.finished_at,
         error=job.error,
         dispatched_at=job.dispatched_at,
+        last_item=job.last_item,
+        resume_of=job.resume_of,
     )
 
 
 class JobService:
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, store: BlobStore) -> None:
         self._clock = clock
+        self._store = store
+        """Where the mission files are (a resume reads the one its job flew)."""
 
     async def create(
         self,
@@ -90,11 +100,33 @@ class JobService:
         """
         files, extra = files or {}, extra or {}
         validate_extra(extra)
-        await own_plan(principal, plan_id)
+        plan = await own_plan(principal, plan_id)
         await parse_file_ids(principal, files, "files")
+        if "resume_from" in extra or "resume_from" in plan.extra:
+            mission = await job_mission(self._store, plan_id, files)
+            check_resume_from(mission, {**plan.extra, **extra})
+        return await self._queue(plan_id, files, extra)
+
+    async def _queue(
+        self,
+        plan_id: int,
+        files: dict[str, str],
+        extra: dict[str, str],
+        *,
+        resume_of: int | None = None,
+        detail: str = "",
+    ) -> JobOut:
         async with in_transaction():
             await Plan.filter(id=plan_id).update(job_seq=F("job_seq") + 1)
             plan = await Plan.get(id=plan_id)
+            if resume_of is not None:  # under the plan row's lock: one resume per job
+                earlier = await Job.get_or_none(plan_id=plan_id, resume_of=resume_of)
+                if earlier is not None:
+                    raise Conflict(
+                        f"job {resume_of} was resumed already by job {earlier.job_id}; "
+                        f"resume that one",
+                        job_id=earlier.job_id,
+                    )
             job = await Job.create(
                 plan_id=plan.id,
                 job_id=plan.job_seq,
@@ -103,12 +135,38 @@ class JobService:
                 files=files,
                 extra=extra,
                 status=JobStatus.QUEUED.value,
+                resume_of=resume_of,
             )
             now = self._clock()
             await JobEvent.create(
-                job_id=job.id, node_id=job.node_id, state=job.status, time=now, received_at=now
+                job_id=job.id,
+                node_id=job.node_id,
+                state=job.status,
+                detail=detail,
+                time=now,
+                received_at=now,
             )
         return job_out(job)
+
+    async def resume(self, principal: Principal, plan_id: int, job_id: int) -> JobOut:
+        """Queue the rest of a job that ended early: a new run of the plan, on the same
+        mission file, from the item after the last one it reached (``resume.py``).
+
+        ``Conflict`` when the job is active, succeeded, reached the end, was resumed
+        already, or stopped where the mission cannot be resumed (the message says which).
+        """
+        job = await self._own(principal, plan_id, job_id)
+        plan = await own_plan(principal, plan_id)
+        mission = await job_mission(self._store, plan_id, job.files)
+        start = resume_from(job, plan.extra, mission)
+        assert mission is not None  # resume_from refuses a job without one
+        files = {**job.files, mission.key: str(mission.blob_id)}
+        extra = {**job.extra, "resume_from": str(start)}
+        left = (
+            f"item {start}" if start == mission.total - 1 else f"items {start}..{mission.total - 1}"
+        )
+        detail = f"resumes job {job.job_id}: {left} of {mission.total} left"
+        return await self._queue(plan_id, files, extra, resume_of=job.job_id, detail=detail)
 
     async def list(self, principal: Principal, plan_id: int) -> list[JobOut]:
         await own_plan(principal, plan_id)
