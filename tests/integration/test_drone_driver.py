@@ -577,8 +577,10 @@ async def test_a_resume_job_flies_the_rest_behind_a_takeoff_and_reports_the_file
     ]
     spec = job({"resume_from": "5"})
     await driver.prepare(spec, {"mission": mission_file(tmp_path, plan(items), "rest.plan")})
-    # takeoff, speed, trigger, then items 5..8
-    assert fleet.vehicles[0].snapshot()["mission_items"] == 3 + 4
+    uploaded = fleet.vehicles[0].mission  # takeoff, speed, trigger, then items 5..8
+    assert [i.command for i in uploaded] == [22, 178, 206, 16, 16, 206, 20]
+    assert [i.seq for i in uploaded] == list(range(7))
+    assert (uploaded[1].param2, uploaded[2].param1) == (4, 5)  # 4 m/s, every 5 m
     progress = Recorder()
     await driver.run(spec, progress)
     assert progress.items == [5, 6, 7, 8]
