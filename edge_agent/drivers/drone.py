@@ -21,7 +21,9 @@ Decisions, and why:
   numbers and the total are the file's, also when a resume (``extra.resume_from``) flies
   the rest of it behind a takeoff and the settings the first part made.
 - **Success** needs the mission finished and, for ``on_finish`` rtl/land, the vehicle
-  landed and disarmed. ``hold`` succeeds once the vehicle holds.
+  landed and disarmed. ``hold`` succeeds once the vehicle holds. "Finished" is the
+  autopilot's progress past the last item, or its mission state ``complete`` (what an
+  agent back after the last item's MISSION_ITEM_REACHED has to go by).
 - **A vehicle-side failsafe** (the autopilot leaves the mission on its own: low
   battery, geofence, lost data link) fails the job with a reason saying which
   (``low_battery``, ``geofence``, ``vehicle_failsafe``), once the vehicle is down when
@@ -336,6 +338,8 @@ class DroneDriver:
     def _finished(self, flight: Flight, s: VehicleState) -> bool:
         if s.mission_current >= flight.uploaded:
             return True
+        if s.mission_complete and s.mission_current == flight.uploaded - 1:
+            return True  # seen by an agent back after the last item's MISSION_ITEM_REACHED
         # A mission ending with a landing may stop at its last item on the ground.
         return (
             s.down_and_safe

@@ -646,3 +646,106 @@ async def test_re_attached_the_driver_reports_the_items_reached_meanwhile_once(
     assert before + rest.items == [0, 1, 2, 3, 4, 5, 6, 8, 9]
     assert rest.items[:2] == [2, 3]  # reached while nobody watched, reported first
     assert "takeoff" not in rest.stages
+
+
+async def test_a_resume_job_re_attached_reports_the_files_numbers_once(
+    fleet: SimFleet, tmp_path: Path
+) -> None:
+    """The rest of a mission, flown across an agent restart: the vehicle's items are not
+    the file's, the history still is (the last item reported is a number of the file)."""
+    lanes = [waypoint(0, 30 * (i + 1)) for i in range(6)]  # items 2..7, then a return
+    items = [
+        takeoff(),
+        do(mav_cmd.DO_CHANGE_SPEED, 1, 5, -1),
+        *lanes,
+        do(mav_cmd.NAV_RETURN_TO_LAUNCH),
+    ]
+    files = {"mission": mission_file(tmp_path, plan(items), "rest.plan")}
+    spec = job({"resume_from": "3"})
+    first = make_driver(fleet)
+    await first.start()
+    vehicle = fleet.vehicles[0]
+    try:
+        await until(_ready(first), "the vehicle is ready", 10)
+        await first.prepare(spec, files)
+        progress = Recorder()
+        task = asyncio.create_task(first.run(spec, progress))
+
+        async def reached_3() -> bool:
+            if task.done():
+                task.result()
+            return 3 in progress.items
+
+        await until(reached_3, "item 3 reached", 30)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        await first.close()
+    before = list(progress.items)
+    # on the vehicle: takeoff, speed, then the file's items 3..7 as 2..6
+    await until(
+        lambda: _is(int(vehicle.snapshot()["mission_seq"]) >= 5),  # type: ignore[call-overload]
+        "the vehicle flew on",
+        30,
+    )
+    again = make_driver(fleet)
+    await again.start()
+    try:
+        assert await again.resume(spec, files, before[-1])
+        rest = Recorder()
+        await again.run(spec, rest)
+    finally:
+        await again.close()
+    assert before + rest.items == [3, 4, 5, 6, 7, 8]
+    assert [p.total for p in rest.events if p.item is not None] == [9] * len(rest.items)
+
+
+async def _is(value: bool) -> bool:
+    return value
+
+
+async def test_an_agent_back_after_the_mission_ended_in_the_air_finishes_the_job(
+    fleet: SimFleet, tmp_path: Path
+) -> None:
+    """The vehicle flew its last item (a waypoint: it hovers there) while the agent was
+    away, so the agent never gets that item's MISSION_ITEM_REACHED: the autopilot's
+    mission state tells it the mission is over; the last items are reported and
+    ``on_finish`` brings the vehicle home."""
+    items = [takeoff(), waypoint(0, 40), waypoint(0, 80), waypoint(0, 120)]
+    files = {"mission": mission_file(tmp_path, plan(items), "short.plan")}
+    spec = job()
+    first = make_driver(fleet)
+    await first.start()
+    vehicle = fleet.vehicles[0]
+    try:
+        await until(_ready(first), "the vehicle is ready", 10)
+        await first.prepare(spec, files)
+        progress = Recorder()
+        task = asyncio.create_task(first.run(spec, progress))
+
+        async def reached_1() -> bool:
+            if task.done():
+                task.result()
+            return 1 in progress.items
+
+        await until(reached_1, "item 1 reached", 30)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        await first.close()
+    await until(
+        lambda: _is(vehicle.snapshot()["mission_state"] == "COMPLETE"), "the mission ended", 30
+    )
+    again = make_driver(fleet)
+    await again.start()
+    try:
+        assert await again.resume(spec, files, progress.items[-1])
+        rest = Recorder()
+        await again.run(spec, rest)
+    finally:
+        await again.close()
+    assert progress.items + rest.items == [0, 1, 2, 3]
+    assert rest.stages[-2:] == ["returning", "landed"]
+    assert metres_from_home(again) < 3.0
