@@ -306,7 +306,7 @@ class DroneDriver:
                 self._flight = None
 
     async def _take_off(self, flight: Flight, report: ProgressReporter) -> None:
-        await report(Progress(total=flight.total, stage="takeoff"))
+        await report(Progress(current=flight.current, total=flight.total, stage="takeoff"))
         await self.vehicle.set_takeoff_altitude(flight.takeoff_alt_m)
         await self.vehicle.arm()
         await self.vehicle.takeoff()
@@ -333,7 +333,7 @@ class DroneDriver:
                 await self.vehicle.set_speed(speed)
             except VehicleCommandError as exc:
                 log.warning("the vehicle did not take speed %g m/s: %s", speed, exc)
-        await report(Progress(total=flight.total, stage="mission"))
+        await report(Progress(current=flight.current, total=flight.total, stage="mission"))
 
     def _finished(self, flight: Flight, s: VehicleState) -> bool:
         if s.mission_current >= flight.uploaded:
@@ -623,7 +623,7 @@ class DroneDriver:
 def _after(flight: Flight) -> str:
     """Where a mission stopped, for people: ``after item 4 (5 of 12 items reached)``."""
     last = flight.walk.last
-    where = "before its first item" if last is None else f"after item {last}"
+    where = "before reaching an item" if last is None else f"after item {last}"
     return f"{where} ({flight.current} of {flight.total} items reached)"
 
 
