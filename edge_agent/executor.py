@@ -6,8 +6,9 @@ remembers the current job and its spec, which makes ``job_start`` idempotent (a 
 start of a known job is answered ``accepted`` again, not run twice) and lets a restarted
 agent pick up the job it died in: when the driver can re-attach (``Driver.resume``: a
 drone still flying the job's mission) the job goes on from where the vehicle is, with a
-``running`` event saying so; otherwise it is closed ``failed``, reason
-``agent_restarted``.
+``running`` event saying so, and the driver, told the last item the job's events
+reported (the outbox keeps it), reports the items reached while the agent was away;
+otherwise it is closed ``failed``, reason ``agent_restarted``.
 
 Link-loss policy (``extra.link_loss_action``, DESIGN §6): when the broker link stays
 down longer than the job's ``link_loss_timeout_s`` and the action is not ``continue``,
@@ -103,7 +104,7 @@ class Executor:
         if job is not None and record.state is JobStatus.RUNNING:
             try:
                 files = await self._fetcher.fetch_all(job.files)
-                resumed = await self._driver.resume(job, files)
+                resumed = await self._driver.resume(job, files, record.last_item)
             except (FetchError, DriverError) as exc:
                 log.warning("job %s cannot be resumed: %s", record.key, exc)
                 resumed = False

@@ -8,10 +8,12 @@ SQLite (stdlib) in WAL mode with ``synchronous=FULL``: each append is one short
 transaction that is on disk when ``append`` returns. Writes are tiny and rare (a few per
 job step), so they run on the event loop's thread.
 
-The same database remembers the node's current (or last) job, its state and its spec,
-so a restarted agent knows which job it was running (and can re-attach to its flight, or
-report it died), and a repeated ``job_start`` of a known job is answered without
-running it twice.
+The same database remembers the node's current (or last) job, its state, its spec and
+the last mission item its events reported reached, so a restarted agent knows which job
+it was running (and can re-attach to its flight, reporting the items reached while it was
+away and no other, or report it died), and a repeated ``job_start`` of a known job is
+answered without running it twice. (Acknowledged events are deleted: the last item
+cannot be read back from them.)
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ CREATE TABLE IF NOT EXISTS job (
     slot INTEGER PRIMARY KEY CHECK (slot = 0),
     plan_id INTEGER NOT NULL,
     job_id INTEGER NOT NULL,
-    state TEXT NOT NULL
+    state TEXT NOT NULL,
+    last_item INTEGER
 );
 CREATE TABLE IF NOT EXISTS job_spec (
     slot INTEGER PRIMARY KEY CHECK (slot = 0),
@@ -51,6 +54,8 @@ class JobRecord(NamedTuple):
     plan_id: int
     job_id: int
     state: JobStatus
+    last_item: int | None = None
+    """The last mission item the job's events reported reached (None: none yet)."""
 
     @property
     def key(self) -> str:
@@ -73,6 +78,9 @@ class Outbox:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(job)")}
+        if "last_item" not in columns:  # an outbox written before the column existed
+            self._db.execute("ALTER TABLE job ADD COLUMN last_item INTEGER")
         with self._transaction():
             row = self._db.execute("SELECT value FROM meta WHERE key = 'stream'").fetchone()
             if row is None:
@@ -117,7 +125,8 @@ class Outbox:
         """Number, store (durably) and return the next event; it also sets the job record.
 
         ``spec`` (with the ``accepted`` event) is kept as the job's spec, in the same
-        transaction: a restarted agent can pick the job up again (``job_spec``).
+        transaction: a restarted agent can pick the job up again (``job_spec``). The item
+        a ``progress`` reports reached becomes the job's ``last_item``.
         """
         with self._transaction():
             seq = int(self._meta("next_seq"))
@@ -134,8 +143,15 @@ class Outbox:
             )
             self._db.execute("INSERT INTO events VALUES (?, ?)", (seq, codec.encode(event)))
             self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'", (str(seq + 1),))
+            last_item = progress.item if progress is not None else None
+            if last_item is None:  # the same job keeps its last item
+                row = self._db.execute(
+                    "SELECT last_item FROM job WHERE plan_id = ? AND job_id = ?", (plan_id, job_id)
+                ).fetchone()
+                last_item = None if row is None else row[0]
             self._db.execute(
-                "INSERT OR REPLACE INTO job VALUES (0, ?, ?, ?)", (plan_id, job_id, str(state))
+                "INSERT OR REPLACE INTO job VALUES (0, ?, ?, ?, ?)",
+                (plan_id, job_id, str(state), last_item),
             )
             if spec is not None:
                 self._db.execute(
@@ -182,7 +198,8 @@ class Outbox:
 
     def job(self) -> JobRecord | None:
         """The current or last job, or None before the first one."""
-        row = self._db.execute("SELECT plan_id, job_id, state FROM job").fetchone()
+        row = self._db.execute("SELECT plan_id, job_id, state, last_item FROM job").fetchone()
         if row is None:
             return None
-        return JobRecord(int(row[0]), int(row[1]), JobStatus(row[2]))
+        last_item = None if row[3] is None else int(row[3])
+        return JobRecord(int(row[0]), int(row[1]), JobStatus(row[2]), last_item)

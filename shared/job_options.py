@@ -7,7 +7,8 @@ refuses a job carrying one (``INVALID_JOB``), so a value the control plane store
 the agent flies. Unknown keys pass through untouched (they are the job's own inputs).
 
 To add an option, add a field to ``JobOptions``: its name is the key, its type the
-accepted values (a bounded float with a unit, or a ``Literal`` of words), its default
+accepted values (a bounded float with a unit, a bounded int, or a ``Literal`` of words),
+its default
 what the job gets when the key is absent, and its docstring what it means. ``OPTIONS``
 is derived from the fields, so the checks, the messages and the defaults follow.
 """
@@ -30,6 +31,10 @@ EndlessLoops = Literal["refuse", "allow"]
 def _bounded(low: float, high: float, unit: str) -> msgspec.Meta:
     """A closed range of a number option, in ``unit`` (shown in error messages)."""
     return msgspec.Meta(ge=low, le=high, extra={"unit": unit})
+
+
+MAX_ITEM = 9_999
+"""The largest mission item number (``shared.mission.items.MAX_ITEMS`` items, from 0)."""
 
 
 DEFAULT_LINK_LOSS_TIMEOUT_S = 30.0
@@ -56,6 +61,10 @@ class JobOptions(msgspec.Struct, frozen=True, kw_only=True):
     """A mission DO_JUMP repeating for ever (repeat -1): ``refuse`` it (the job would never
     end by itself), or ``allow`` it: the job flies until it is cancelled or a failsafe
     (low battery, geofence) ends it (``shared.mission.feasibility`` says why)."""
+    resume_from: Annotated[int, msgspec.Meta(ge=0, le=MAX_ITEM)] | None = None
+    """Fly the mission from this item (its number in the file, from 0) to the end, after
+    a takeoff and the speed and camera settings the items before it made
+    (``shared.mission.resume``); ``POST .../jobs/{job_id}/resume`` sets it."""
 
 
 class JobOptionError(ValueError):
@@ -83,6 +92,8 @@ class JobOption:
     """Unit of a number option (``m``, ``m/s``, ``s``, ``%``)."""
     choices: tuple[str, ...] = ()
     """Words accepted (choice options)."""
+    whole: bool = False
+    """A whole number (an item number): digits only."""
 
     def parse(self, text: str) -> float | str:
         """The value of ``text``; ``JobOptionError`` when it is not accepted."""
@@ -94,6 +105,15 @@ class JobOption:
             return text
         assert self.low is not None
         assert self.high is not None
+        if self.whole:
+            if not (text.isascii() and text.isdigit()):
+                raise JobOptionError(self.key, f"{text[:40]!r} is not a whole number")
+            number = int(text[:12])  # more digits are out of range anyway
+            if not self.low <= number <= self.high or len(text) > 12:
+                raise JobOptionError(
+                    self.key, f"{text[:40]} is outside {self.low:g}..{self.high:g}"
+                )
+            return number
         try:
             value = float(text)
         except ValueError:
@@ -116,7 +136,9 @@ def _option(field: msgspec.inspect.Field) -> JobOption:
     ):
         unit = (kind.extra or {}).get("unit", "")
         return JobOption(field.name, field.default, kind.type.ge, kind.type.le, unit)
-    raise TypeError(f"JobOptions.{field.name}: a bounded float or a Literal of words")
+    if isinstance(kind, msgspec.inspect.IntType) and None not in (kind.ge, kind.le):
+        return JobOption(field.name, field.default, kind.ge, kind.le, whole=True)
+    raise TypeError(f"JobOptions.{field.name}: a bounded float or int, or a Literal of words")
 
 
 def _options() -> tuple[JobOption, ...]:

@@ -27,6 +27,8 @@ NAV_VTOL_TAKEOFF: Final = 84
 NAV_VTOL_LAND: Final = 85
 DO_JUMP: Final = 177
 """Jump to mission item param1, param2 times."""
+DO_CHANGE_SPEED: Final = 178
+"""Change the speed (param1: speed type, param2: speed, m/s)."""
 DO_SET_ROI_LOCATION: Final = 195
 NAV_FENCE_RETURN_POINT: Final = 5000
 """Where ArduPlane flies when it breaches its geofence (PX4 accepts it in a fence and
@@ -58,7 +60,6 @@ CONDITION_CHANGE_ALT: Final = 113
 CONDITION_DISTANCE: Final = 114
 CONDITION_YAW: Final = 115
 DO_SET_MODE: Final = 176
-DO_CHANGE_SPEED: Final = 178
 DO_SET_HOME: Final = 179
 DO_SET_PARAMETER: Final = 180
 DO_SET_RELAY: Final = 181

@@ -144,7 +144,8 @@ class Progress(msgspec.Struct, frozen=True, omit_defaults=True):
     percent: float = 0.0
     """``current`` over ``total`` as a percentage (0-100)."""
     item: int | None = None
-    """The mission item (``seq``, 0-based) this event reports reached."""
+    """The mission item (``seq``, 0-based) this event reports reached: its number in the
+    mission file, also in a resumed job; each item once per job, in the order flown."""
     stage: str | None = None
     """Phase of a flight: ``takeoff``, ``mission``, ``holding``, ``returning``,
     ``landing``, ``landed``; with ``JobEvent.detail`` it tells the story."""

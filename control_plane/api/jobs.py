@@ -125,6 +125,30 @@ class JobsController(Controller):
         return await call.messaging.dispatcher.cancel(call.principal, plan_id, job_id)
 
     @post(
+        "/jobs/{job_id:int}/resume",
+        operation_id="resume_job",
+        summary="Fly the rest of a run that ended early",
+        **documented(NotFound, Conflict),
+    )
+    async def resume_job(
+        self,
+        call: CallDep,
+        plan_id: FromPath[PathId],
+        job_id: FromPath[PathId],
+    ) -> JobOut:
+        """Queue a new run of the plan that flies the rest of run ``job_id``'s mission: from
+        the item after the last one it reached (``last_item``) to the end, after the same
+        preflight, with the speed and camera settings the items before it made applied
+        again. The new run's ``resume_of`` names the run it resumes and its
+        ``extra.resume_from`` the item it starts with; it flies the same mission file.
+
+        409 when that run is still active, succeeded, reached the end, was resumed
+        already, or stopped inside a section a DO_JUMP repeats (the message says which)."""
+        job = await call.services.jobs.resume(call.principal, plan_id, job_id)
+        await call.messaging.dispatcher.job_created(job)
+        return job
+
+    @post(
         "/jobs/cancel",
         operation_id="cancel_active_job",
         status_code=200,

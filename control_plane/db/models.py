@@ -222,6 +222,10 @@ class Job(Model):
     finished_at = fields.DatetimeField(null=True)
     dispatched_at = fields.DatetimeField(null=True)
     """When the control plane first sent the job to its node."""
+    last_item = fields.IntField(null=True)
+    """The last mission item its agent reported reached (the file's number), if any."""
+    resume_of = fields.IntField(null=True)
+    """The run (``job_id`` of the same plan) whose rest this job flies, if it is a resume."""
 
     plan_id: int
     group_id: int

@@ -41,7 +41,7 @@ class Services:
         return cls(
             auth=AuthService(policy, clock),
             blobs=BlobService(store, mission_limits=limits),
-            jobs=JobService(clock, store=store, mission_limits=limits),
+            jobs=JobService(clock, store, mission_limits=limits),
             dispatch=DispatchService(clock),
             listings=Listings(),
             mission_limits=limits,

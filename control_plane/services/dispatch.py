@@ -220,6 +220,8 @@ class DispatchService:
         job.status = event.state.value
         if event.progress is not None:
             job.progress = _progress(event)
+            if event.progress.item is not None:  # what a resume starts after
+                job.last_item = event.progress.item
         if event.state is JobStatus.RUNNING and job.started_at is None:
             job.started_at = now
         if event.state.is_terminal:

@@ -1,5 +1,5 @@
 """Jobs: runs of a plan, as people see them. Sending them to nodes and recording what
-nodes report is ``dispatch.py``'s business."""
+nodes report is ``dispatch.py``'s business; where a resume starts, ``resume.py``'s."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from control_plane.services.clock import Clock
 from control_plane.services.mission_files import check_job_missions, endless_loops
 from control_plane.services.plans import own_plan, parse_file_ids, validate_extra
 from control_plane.services.principal import Principal
+from control_plane.services.resume import check_resume_from, job_mission, resume_from
 from shared.enums import ACTIVE_JOB_STATUSES, JobStatus
 from shared.mission import MISSION_FILE_KEYS
 from shared.mission.feasibility import PX4_DEFAULTS, MissionLimits
@@ -40,6 +41,10 @@ class JobOut(msgspec.Struct, frozen=True):
     finished_at: datetime | None
     error: dict[str, Any] | None
     dispatched_at: datetime | None
+    last_item: int | None = None
+    """The last mission item reached (its number in the mission file), when one was."""
+    resume_of: int | None = None
+    """The run (``job_id``) whose rest this one flies, for a resume."""
 
 
 class JobEventOut(msgspec.Struct, frozen=True):
@@ -71,6 +76,8 @@ def job_out(job: Job) -> JobOut:
         finished_at=job.finished_at,
         error=job.error,
         dispatched_at=job.dispatched_at,
+        last_item=job.last_item,
+        resume_of=job.resume_of,
     )
 
 
@@ -78,14 +85,14 @@ class JobService:
     def __init__(
         self,
         clock: Clock,
+        store: BlobStore,
         *,
-        store: BlobStore | None = None,
         mission_limits: MissionLimits = PX4_DEFAULTS,
     ) -> None:
         self._clock = clock
         self._store = store
-        """Where mission files are read from to check a job's inputs (None: a job may
-        bring no mission file and no ``extra`` that changes its plan's check)."""
+        """Where mission files are read from: to check a job's inputs, and the one a
+        resumed job flew."""
         self._limits = mission_limits
 
     async def check_inputs(
@@ -106,8 +113,6 @@ class JobService:
             return
         rows = await PlanFile.filter(plan_id=plan.id).values_list("key", "blob_id")
         plan_files = {str(key): int(blob_id) for key, blob_id in rows}
-        if self._store is None:
-            raise RuntimeError("JobService has no blob store to read mission files from")
         await check_job_missions(
             self._store,
             plan_files=plan_files,
@@ -137,9 +142,31 @@ class JobService:
         plan = await own_plan(principal, plan_id)
         file_ids = await parse_file_ids(principal, files, "files")
         await self.check_inputs(plan, file_ids=file_ids, extra=extra)
+        if "resume_from" in extra or "resume_from" in plan.extra:
+            mission = await job_mission(self._store, plan_id, files)
+            check_resume_from(mission, {**plan.extra, **extra})
+        return await self._queue(plan_id, files, extra)
+
+    async def _queue(
+        self,
+        plan_id: int,
+        files: dict[str, str],
+        extra: dict[str, str],
+        *,
+        resume_of: int | None = None,
+        detail: str = "",
+    ) -> JobOut:
         async with in_transaction():
             await Plan.filter(id=plan_id).update(job_seq=F("job_seq") + 1)
             plan = await Plan.get(id=plan_id)
+            if resume_of is not None:  # under the plan row's lock: one resume per job
+                earlier = await Job.get_or_none(plan_id=plan_id, resume_of=resume_of)
+                if earlier is not None:
+                    raise Conflict(
+                        f"job {resume_of} was resumed already by job {earlier.job_id}; "
+                        f"resume that one",
+                        job_id=earlier.job_id,
+                    )
             job = await Job.create(
                 plan_id=plan.id,
                 job_id=plan.job_seq,
@@ -148,12 +175,38 @@ class JobService:
                 files=files,
                 extra=extra,
                 status=JobStatus.QUEUED.value,
+                resume_of=resume_of,
             )
             now = self._clock()
             await JobEvent.create(
-                job_id=job.id, node_id=job.node_id, state=job.status, time=now, received_at=now
+                job_id=job.id,
+                node_id=job.node_id,
+                state=job.status,
+                detail=detail,
+                time=now,
+                received_at=now,
             )
         return job_out(job)
+
+    async def resume(self, principal: Principal, plan_id: int, job_id: int) -> JobOut:
+        """Queue the rest of a job that ended early: a new run of the plan, on the same
+        mission file, from the item after the last one it reached (``resume.py``).
+
+        ``Conflict`` when the job is active, succeeded, reached the end, was resumed
+        already, or stopped where the mission cannot be resumed (the message says which).
+        """
+        job = await self._own(principal, plan_id, job_id)
+        plan = await own_plan(principal, plan_id)
+        mission = await job_mission(self._store, plan_id, job.files)
+        start = resume_from(job, plan.extra, mission)
+        assert mission is not None  # resume_from refuses a job without one
+        files = {**job.files, mission.key: str(mission.blob_id)}
+        extra = {**job.extra, "resume_from": str(start)}
+        left = (
+            f"item {start}" if start == mission.total - 1 else f"items {start}..{mission.total - 1}"
+        )
+        detail = f"resumes job {job.job_id}: {left} of {mission.total} left"
+        return await self._queue(plan_id, files, extra, resume_of=job.job_id, detail=detail)
 
     async def list(self, principal: Principal, plan_id: int) -> list[JobOut]:
         await own_plan(principal, plan_id)

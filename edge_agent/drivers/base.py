@@ -82,12 +82,14 @@ class Driver(Protocol):
         """Execute the prepared job to its end. Cancellation aborts it promptly."""
         ...
 
-    async def resume(self, job: JobSpec, files: Mapping[str, Path]) -> bool:
+    async def resume(self, job: JobSpec, files: Mapping[str, Path], last_item: int | None) -> bool:
         """After an agent restart: re-attach to ``job`` if the vehicle is still on it.
 
         True means ``run`` continues the job from where the vehicle is (without a new
         ``prepare``, and without starting the mission again); False means the job cannot
-        be picked up (the agent then fails it ``agent_restarted``).
+        be picked up (the agent then fails it ``agent_restarted``). ``last_item`` is the
+        last mission item the job's events reported reached (None: none): ``run``
+        reports the items reached after it, each once, so the history misses none.
         """
         ...
 

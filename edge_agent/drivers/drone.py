@@ -12,9 +12,18 @@ Decisions, and why:
   mission's takeoff item (by its frame, see ``flight_plan``), else ``default_takeoff_alt_m``.
 - **Progress**: every mission item reached is one ``running`` event (item, current/total,
   percent, stage ``mission``), even when the autopilot skips ahead in one message: the
-  items in between are reported in order, so the history has each one.
+  items in between are reported in order, so the history has each one. The autopilot
+  says only which item it flies now; ``shared.mission.walk`` follows the mission from
+  there, DO_JUMPs included, and says which items were reached on the way. Each item is
+  reported once, the first time it is reached: the passes of a repeated section after the
+  first add nothing; a DO_JUMP is reached when it is done (its repeats used up, or a
+  forward jump made), and the items a forward jump skips are never reported. Item
+  numbers and the total are the file's, also when a resume (``extra.resume_from``) flies
+  the rest of it behind a takeoff and the settings the first part made.
 - **Success** needs the mission finished and, for ``on_finish`` rtl/land, the vehicle
-  landed and disarmed. ``hold`` succeeds once the vehicle holds.
+  landed and disarmed. ``hold`` succeeds once the vehicle holds. "Finished" is the
+  autopilot's progress past the last item, or its mission state ``complete`` (what an
+  agent back after the last item's MISSION_ITEM_REACHED has to go by).
 - **A vehicle-side failsafe** (the autopilot leaves the mission on its own: low
   battery, geofence, lost data link) fails the job with a reason saying which
   (``low_battery``, ``geofence``, ``vehicle_failsafe``), once the vehicle is down when
@@ -33,7 +42,9 @@ Decisions, and why:
   ``error`` while the autopilot is silent.
 - **Re-attach** (``resume``): an agent restarted mid-flight finds the vehicle still
   flying the job's mission (same item count), and follows it from the current item
-  instead of starting it again.
+  instead of starting it again. Told the last item the job's events reported (the
+  agent's outbox keeps it), it reports the items reached while it was away, in mission
+  order, and none twice: the history of a job flown across restarts lists each item once.
 """
 
 from __future__ import annotations
@@ -219,7 +230,7 @@ class DroneDriver:
         home = (s.home_lat_deg, s.home_lon_deg, s.home_alt_amsl_m)
         await asyncio.to_thread(check_at_vehicle, flight, parsed, limits, home, fence, default_m)
         try:
-            await self._upload("mission", self.vehicle.upload_mission, parsed.mission)
+            await self._upload("mission", self.vehicle.upload_mission, flight.mission)
             if parsed.fence:
                 await self._upload("geofence", self.vehicle.upload_geofence, parsed.fence)
             if parsed.rally:
@@ -289,15 +300,6 @@ class DroneDriver:
         if flight is None or flight.key != job.key:
             raise DriverError(JobFailure.DRIVER_ERROR, f"job {job.key} was not prepared")
         try:
-            if flight.phase == "mission" and flight.reached > 0:  # re-attached mid-mission
-                await report_progress(
-                    Progress(
-                        current=flight.reached,
-                        total=flight.total,
-                        percent=round(100.0 * flight.reached / flight.total, 2),
-                        stage="mission",
-                    )
-                )
             if flight.phase == "start":
                 await self._take_off(flight, report_progress)
                 flight.phase = "mission"
@@ -314,7 +316,7 @@ class DroneDriver:
                 self._flight = None
 
     async def _take_off(self, flight: Flight, report: ProgressReporter) -> None:
-        await report(Progress(total=flight.total, stage="takeoff"))
+        await report(Progress(current=flight.current, total=flight.total, stage="takeoff"))
         await self.vehicle.set_takeoff_altitude(flight.takeoff_alt_m)
         await self.vehicle.arm()
         await self.vehicle.takeoff()
@@ -341,17 +343,38 @@ class DroneDriver:
                 await self.vehicle.set_speed(speed)
             except VehicleCommandError as exc:
                 log.warning("the vehicle did not take speed %g m/s: %s", speed, exc)
-        await report(Progress(total=flight.total, stage="mission"))
+        await report(Progress(current=flight.current, total=flight.total, stage="mission"))
 
     def _finished(self, flight: Flight, s: VehicleState) -> bool:
-        if s.mission_current >= flight.total:
+        if s.mission_current >= flight.uploaded:
             return True
+        if s.mission_complete and s.mission_current == flight.uploaded - 1:
+            return True  # seen by an agent back after the last item's MISSION_ITEM_REACHED
         # A mission ending with a landing may stop at its last item on the ground.
         return (
             s.down_and_safe
-            and s.mission_current == flight.total - 1
+            and s.mission_current == flight.uploaded - 1
             and flight.commands[-1] in (mav_cmd.NAV_LAND, mav_cmd.NAV_RETURN_TO_LAUNCH)
         )
+
+    async def _report_reached(self, flight: Flight, current: int, report: ProgressReporter) -> None:
+        """The vehicle flies item ``current`` (the mission's end: finished): one event per
+        item reached on the way there, in order (``shared.mission.walk``)."""
+        if current < 0:
+            return  # the autopilot said nothing about its mission yet
+        newly = flight.walk.advance_to(current)
+        done = flight.current - len(newly)
+        for item in newly:
+            done += 1
+            await report(
+                Progress(
+                    current=done,
+                    total=flight.total,
+                    percent=round(100.0 * done / flight.total, 2),
+                    item=item,
+                    stage="mission",
+                )
+            )
 
     async def _fly_mission(self, flight: Flight, report: ProgressReporter) -> None:
         seen_mission_mode = flight.mission_started or self.state.mode is Mode.MISSION
@@ -367,21 +390,9 @@ class DroneDriver:
             # be the previous mission's). MAVSDK's ``total`` is not used: after a rally
             # or fence upload it is that upload's item count, not the mission's.
             finished = seen_mission_mode and self._finished(flight, s)
-            reached_now = min(s.mission_current, flight.total) if seen_mission_mode else 0
-            if finished:
-                reached_now = flight.total
-            while flight.reached < reached_now:
-                item = flight.reached
-                flight.reached += 1
-                await report(
-                    Progress(
-                        current=flight.reached,
-                        total=flight.total,
-                        percent=round(100.0 * flight.reached / flight.total, 2),
-                        item=item,
-                        stage="mission",
-                    )
-                )
+            if seen_mission_mode:
+                current = flight.uploaded if finished else s.mission_current
+                await self._report_reached(flight, current, report)
             if finished:
                 return
             if s.mode is Mode.MISSION or self._flown_by_item(flight, s):
@@ -391,7 +402,7 @@ class DroneDriver:
                     raise DriverError(
                         JobFailure.OPERATOR_ACTION,
                         f"the operator's {self._taken_over} took the vehicle off the mission "
-                        f"after item {flight.reached} of {flight.total}",
+                        f"{_after(flight)}",
                     )
                 # A stop or an emergency stop: the executor is cancelling the job.
             elif seen_mission_mode:
@@ -410,7 +421,7 @@ class DroneDriver:
     def _flown_by_item(self, flight: Flight, s: VehicleState) -> bool:
         """Whether the mode is the current item's own (an RTL or land item switches the
         autopilot to its RTL or land mode): the mission goes on, no failsafe."""
-        if not 0 <= s.mission_current < flight.total:
+        if not 0 <= s.mission_current < flight.uploaded:
             return False
         command = flight.commands[s.mission_current]
         return (s.mode is Mode.RETURN_TO_LAUNCH and command == mav_cmd.NAV_RETURN_TO_LAUNCH) or (
@@ -426,7 +437,7 @@ class DroneDriver:
         landed = ""
         if s.mode in (Mode.RETURN_TO_LAUNCH, Mode.LAND):
             stage = "returning" if s.mode is Mode.RETURN_TO_LAUNCH else "landing"
-            await report(Progress(current=flight.reached, total=flight.total, stage=stage))
+            await report(Progress(current=flight.current, total=flight.total, stage=stage))
             await self._wait_down()
             landed = "; the vehicle landed"
         said = self.state.warnings_since(flight.warnings_at)
@@ -438,7 +449,7 @@ class DroneDriver:
         else:
             reason = JobFailure.VEHICLE_FAILSAFE
         detail = (
-            f"the vehicle left the mission after item {flight.reached} of {flight.total}: "
+            f"the vehicle left the mission {_after(flight)}: "
             f"mode {mode}, battery {self.state.battery_pct:.0f}%"
             + (f" ({'; '.join(said)})" if said else "")
             + landed
@@ -475,8 +486,12 @@ class DroneDriver:
 
     # Resume after an agent restart --------------------------------------------------
 
-    async def resume(self, job: JobSpec, files: Mapping[str, Path]) -> bool:
-        """Re-attach to ``job``'s flight; False when the vehicle is not flying it."""
+    async def resume(self, job: JobSpec, files: Mapping[str, Path], last_item: int | None) -> bool:
+        """Re-attach to ``job``'s flight; False when the vehicle is not flying it.
+
+        ``last_item`` (the last item the job's events reported) tells where the history
+        stands: the items reached after it, while the agent was away, are reported next.
+        """
         try:
             flight, _ = await asyncio.to_thread(
                 plan_flight, job, files, self.settings.default_takeoff_alt_m
@@ -494,16 +509,20 @@ class DroneDriver:
             log.warning("job %s cannot be resumed: %s", job.key, exc)
             return False
         s = self.state
-        if s.mission_total not in (0, flight.total):
+        if s.mission_total not in (0, flight.uploaded):
             log.warning(
                 "job %s: the vehicle holds a mission of %d items, the job's has %d",
                 job.key,
                 s.mission_total,
-                flight.total,
+                flight.uploaded,
             )
             return False
+        if last_item is not None and not flight.walk.skip_past(last_item):
+            log.warning("job %s: item %d is not one of its mission's", job.key, last_item)
         if self._finished(flight, s):
-            flight.reached, flight.phase = flight.total, "finish"
+            # Flown to its end while the agent was away: the items not reported yet
+            # first (``_fly_mission`` sees the end at once), then the finish.
+            flight.phase, flight.mission_started = "mission", True
         elif s.down_and_safe:
             log.warning("job %s: the vehicle is down before the mission finished", job.key)
             return False
@@ -513,15 +532,16 @@ class DroneDriver:
             return False
         else:
             # Flying the mission, or off it since (a failsafe while the agent was away:
-            # followed like one, to the landing).
-            flight.reached, flight.phase = max(0, s.mission_current), "mission"
-            flight.mission_started = True
+            # followed like one, to the landing). The items reached meanwhile are
+            # reported by ``_fly_mission``'s first look at the current item.
+            flight.phase, flight.mission_started = "mission", True
         self._flight, self._taken_over = flight, None
         log.info(
-            "job %s resumed: item %d of %d, mode %s",
+            "job %s resumed: the vehicle flies item %d of %d (last reported: %s), mode %s",
             job.key,
-            flight.reached,
-            flight.total,
+            s.mission_current,
+            flight.uploaded,
+            last_item,
             s.mode_name,
         )
         return True
@@ -601,13 +621,20 @@ class DroneDriver:
 
     def samples(self) -> list[TelemetrySample]:
         flight = self._flight
-        return drone_samples(self.state, None if flight is None else (flight.key, flight.total))
+        return drone_samples(self.state, None if flight is None else (flight.key, flight.uploaded))
 
     async def telemetry(self) -> AsyncIterator[TelemetrySample]:
         while True:
             for sample in self.samples():
                 yield sample
             await asyncio.sleep(self.settings.telemetry_period_s)
+
+
+def _after(flight: Flight) -> str:
+    """Where a mission stopped, for people: ``after item 4 (5 of 12 items reached)``."""
+    last = flight.walk.last
+    where = "before reaching an item" if last is None else f"after item {last}"
+    return f"{where} ({flight.current} of {flight.total} items reached)"
 
 
 def _required(params: Mapping[str, Any], key: str, low: float, high: float) -> float:

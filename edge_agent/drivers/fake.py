@@ -103,7 +103,7 @@ class FakeDriver:
             )
         self.armed, self.status, self.mode, self.height_m = False, "landed", "HOLD", 0.0
 
-    async def resume(self, job: JobSpec, files: Mapping[str, Path]) -> bool:
+    async def resume(self, job: JobSpec, files: Mapping[str, Path], last_item: int | None) -> bool:
         return False  # a pretend flight does not outlive the agent
 
     async def stop(self, action: str | None) -> None:

@@ -2,9 +2,15 @@
 
 The mission file (``files`` key ``mission``, else ``waypoint``, DESIGN §6) is parsed with
 ``shared.mission`` (the same checks the control plane ran at plan create), the options
-are typed, and what the flight logic needs to follow the mission is kept: the item
-count, each item's command (an RTL or land item changes the autopilot's mode without
-it being a failsafe) and the takeoff height.
+are typed, and what the flight logic needs to follow the mission is kept: the items to
+upload, each one's command (an RTL or land item changes the autopilot's mode without it
+being a failsafe), the takeoff height, and a walk of the mission (``MissionWalk``) that
+turns the vehicle's current item into the items reached.
+
+A job with ``extra.resume_from`` flies the rest of the file from that item
+(``shared.mission.resume``): the vehicle gets a takeoff, the settings the items before
+it made, and the remaining items; the walk numbers them as the file does, so the job's
+history reports the file's item numbers and total.
 
 The mission is checked as PX4 would take it (``shared.mission.feasibility``, the limits
 of the driver's settings) twice before upload: with the file's home as soon as it is
@@ -29,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -56,6 +62,8 @@ from shared.mission.feasibility import (
     is_endless_jump,
     takeoff_height_m,
 )
+from shared.mission.resume import ResumeError, resume_mission
+from shared.mission.walk import MissionWalk
 
 
 @dataclass
@@ -65,21 +73,41 @@ class Flight:
     key: str
     options: JobOptions
     total: int
-    """Mission items."""
+    """Items of the mission file (what progress counts)."""
     takeoff_alt_m: float
     """Takeoff height above home, metres."""
-    commands: tuple[int, ...]
-    """MAV_CMD of each mission item."""
+    mission: list[MissionItem]
+    """What the vehicle gets: the file's items, or for a resume the rest of them."""
+    originals: list[int | None] | None = None
+    """For a resume, each uploaded item's number in the file (None: added at the head)."""
+    done_before: int = 0
+    """Items counted done before this job started (a resume's first item)."""
     phase: Literal["start", "mission", "finish", "done"] = "start"
     mission_started: bool = False
     """The vehicle was seen flying the mission (set on re-attach: the mission mode may
     be gone already, after a failsafe while the agent was away)."""
     warnings_at: int = 0
     """The vehicle's warning count when the mission started (failsafe texts follow)."""
-    reached: int = 0
-    """Items reached so far (items 0..reached-1)."""
     mission_key: str = MISSION_KEY
     """The ``files`` key of the mission file (named in refusals)."""
+    walk: MissionWalk = field(init=False)
+    """Which items the vehicle reached, from its current item."""
+    commands: tuple[int, ...] = field(init=False)
+    """MAV_CMD of each item on the vehicle."""
+
+    def __post_init__(self) -> None:
+        self.walk = MissionWalk(self.mission, self.originals)
+        self.commands = tuple(item.command for item in self.mission)
+
+    @property
+    def uploaded(self) -> int:
+        """Items on the vehicle."""
+        return len(self.mission)
+
+    @property
+    def current(self) -> int:
+        """Items of the file done: those before a resume's first, and those reached."""
+        return self.done_before + len(self.walk.reached)
 
 
 def read_mission_file(files: Mapping[str, Path]) -> MissionFile:
@@ -111,9 +139,9 @@ def plan_flight(
     *,
     limits: MissionLimits | None = None,
 ) -> tuple[Flight, MissionFile]:
-    """The flight of ``job``; with ``limits``, its mission checked as PX4 would take it
-    (with the file's home; ``check_at_vehicle`` checks again with the vehicle's). The
-    takeoff height is the job's ``takeoff_alt_m``, else the mission's takeoff item's
+    """The flight of ``job``; with ``limits``, the mission it flies checked as PX4 would
+    take it (with the file's home; ``check_at_vehicle`` checks again with the vehicle's).
+    The takeoff height is the job's ``takeoff_alt_m``, else the mission's takeoff item's
     (by its frame), else ``default_takeoff_alt_m``."""
     try:
         options = parse_job_options(job.extra)
@@ -121,20 +149,47 @@ def plan_flight(
         raise DriverError(JobFailure.INVALID_JOB, str(exc)) from None
     parsed = read_mission_file(files)
     key = mission_file_key(files) or MISSION_KEY
-    if limits is not None:
-        _check(parsed, key, options, limits)
     if options.endless_loops == "allow":
         parsed = _px4_repeats(parsed)
     home_alt_m = parsed.home[2] if parsed.home is not None else None
-    flight = Flight(
-        key=job.key,
-        options=options,
-        total=len(parsed.mission),
-        takeoff_alt_m=takeoff_height(parsed, options, home_alt_m) or default_takeoff_alt_m,
-        commands=tuple(item.command for item in parsed.mission),
-        mission_key=key,
-    )
+    takeoff_alt_m = takeoff_height(parsed, options, home_alt_m) or default_takeoff_alt_m
+    if options.resume_from is None:
+        flight = Flight(
+            job.key, options, len(parsed.mission), takeoff_alt_m, parsed.mission, mission_key=key
+        )
+    else:
+        try:
+            rest = resume_mission(
+                parsed.mission, options.resume_from, home=parsed.home, takeoff_alt_m=takeoff_alt_m
+            )
+        except ResumeError as exc:
+            raise DriverError(JobFailure.INVALID_JOB, f"extra.resume_from: {exc}") from None
+        flight = Flight(
+            job.key,
+            options,
+            rest.total,
+            takeoff_alt_m,
+            rest.items,
+            originals=rest.originals,
+            done_before=rest.resume_from,
+            mission_key=key,
+        )
+    if limits is not None:
+        _check(flown(flight, parsed), key, options, limits)
     return flight, parsed
+
+
+def flown(flight: Flight, parsed: MissionFile) -> MissionFile:
+    """The mission the vehicle gets, as a file to check: the file itself, or for a resume
+    its rest (a takeoff and settings at the head, then the remaining items, each located
+    where it is in the file), so the check sees the legs actually flown (from home to the
+    resume point, say)."""
+    if flight.originals is None:
+        return parsed
+    locations = [
+        "the resume's head" if seq is None else parsed.locations[seq] for seq in flight.originals
+    ]
+    return msgspec.structs.replace(parsed, mission=flight.mission, locations=locations)
 
 
 def check_at_vehicle(
@@ -148,7 +203,9 @@ def check_at_vehicle(
     """Check the mission again with the vehicle's ``home`` and the ``fence`` it holds
     (the file's own fence wins), and settle the takeoff height with the vehicle's home;
     ``DriverError`` (``invalid_mission``) naming the item when PX4 would refuse it."""
-    _check(parsed, flight.mission_key, flight.options, limits, home=home, fence=fence)
+    _check(
+        flown(flight, parsed), flight.mission_key, flight.options, limits, home=home, fence=fence
+    )
     takeoff = takeoff_item(parsed)
     home_alt_m = home[2] if math.isfinite(home[2]) else None
     if home_alt_m is None and parsed.home is not None:

@@ -51,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import json
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -61,6 +62,7 @@ from mavsdk.component_type import ComponentType
 from mavsdk.connection_result import ConnectionResult
 from mavsdk.mavsdk import Configuration, Mavsdk
 from mavsdk.plugins.action import Action, ActionError, ActionResult
+from mavsdk.plugins.mavlink_direct import MavlinkDirect
 from mavsdk.plugins.mission_raw import MissionItem as RawItem
 from mavsdk.plugins.mission_raw import MissionRaw, MissionRawError, MissionRawResult
 from mavsdk.plugins.telemetry import FlightMode, LandedState, StatusTextType, Telemetry
@@ -138,6 +140,23 @@ _WARNINGS = frozenset(
 )
 
 
+MISSION_STATE_COMPLETE = 5
+"""MAVLink MISSION_STATE_COMPLETE: every item was flown."""
+
+
+def _mission_state(message: Any) -> dict[str, Any]:
+    """``mission_complete`` from a MISSION_CURRENT as MavlinkDirect gives it (JSON fields);
+    nothing from an autopilot that does not send the field."""
+    try:
+        fields = json.loads(message.fields_json)
+        state = fields.get("mission_state")
+    except (ValueError, AttributeError):
+        return {}
+    if not isinstance(state, int):
+        return {}
+    return {"mission_complete": state == MISSION_STATE_COMPLETE}
+
+
 def _ok(value: float) -> bool:
     return not math.isnan(value)
 
@@ -189,6 +208,7 @@ class MavsdkVehicle:
         self._action: Action | None = None
         self._mission: MissionRaw | None = None
         self._telemetry: Telemetry | None = None
+        self._direct: MavlinkDirect | None = None
         self._threads = concurrent.futures.ThreadPoolExecutor(
             max_workers=COMMAND_THREADS, thread_name_prefix="mavsdk-command"
         )
@@ -215,7 +235,7 @@ class MavsdkVehicle:
             log.warning("no autopilot on %s after %.0f s: waiting on", self.connection, wait_s)
 
     async def close(self) -> None:
-        for plugin in (self._action, self._mission, self._telemetry):
+        for plugin in (self._action, self._mission, self._telemetry, self._direct):
             if plugin is not None:
                 plugin.destroy()
         if self._mavsdk is not None:
@@ -324,6 +344,11 @@ class MavsdkVehicle:
         self._mission.subscribe_mission_progress(
             s(lambda p: {"mission_current": p.current, "mission_total": p.total})
         )
+        # MissionRaw's progress says "finished" only after the last MISSION_ITEM_REACHED,
+        # which an agent restarted after it was sent never gets; MISSION_CURRENT's
+        # mission_state tells (PX4 1.14+, the simulator).
+        self._direct = MavlinkDirect(system)
+        self._direct.subscribe_message("MISSION_CURRENT", s(_mission_state))
         self._update(discovered=True, connected=bool(system.is_connected()))
         self._found.set()
         log.info("autopilot found on %s", self.connection)

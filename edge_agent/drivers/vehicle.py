@@ -86,6 +86,9 @@ class VehicleState:
     """Index of the mission item being flown; equal to ``mission_total`` once finished;
     -1 before the autopilot said anything about its mission."""
     mission_total: int = 0
+    mission_complete: bool = False
+    """The autopilot says its mission was flown to the end (MISSION_CURRENT's
+    ``mission_state``; False from an autopilot that does not say)."""
     status_text: str = ""
     """The last warning or error text of the autopilot (failsafe reasons show here)."""
     warnings: int = 0

@@ -31,6 +31,7 @@ from tests.integration.agent_harness import (
     run_mosquitto,
     wpl_mission,
 )
+from tests.plan_files import plan, takeoff, waypoint
 from tests.support import until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -262,11 +263,21 @@ async def test_by_default_a_lost_broker_link_changes_nothing_and_the_events_foll
 async def test_a_killed_agent_re_attaches_to_the_flight_and_the_job_succeeds(
     cp: ControlPlane, agent: AgentProcess, blobs: BlobServer, fleet: SimFleet
 ) -> None:
-    ref = blobs.add("55", wpl_mission(8, spacing_m=80))
+    """Killed mid-mission and back only after the vehicle reached more items: the items it
+    reached meanwhile are in the history, and every item is there once, in order."""
+    east = [(0.0, 80.0 * (i + 1)) for i in range(8)]
+    ref = blobs.add("55", plan([takeoff(), *(waypoint(n, e) for n, e in east)]))
     await cp.call("job_start", start_params(ref))
     await cp.wait(EVENTS, lambda e: e.get("progress", {}).get("item") == 2, timeout_s=60)
     agent.stop(signal.SIGKILL)
-    seq_at_kill = int(fleet.vehicles[0].snapshot()["mission_seq"])  # type: ignore[call-overload]
+    last_reported = max(items(cp.all(EVENTS)))
+    vehicle = fleet.vehicles[0]
+
+    async def went_on() -> bool:  # two more items reached while nobody watched
+        return int(vehicle.snapshot()["mission_seq"]) >= last_reported + 3  # type: ignore[call-overload]
+
+    await until(went_on, "the vehicle reached two items without its agent", 60)
+    at_restart = int(vehicle.snapshot()["mission_seq"])  # type: ignore[call-overload]
     since = len(cp.seen)
     agent.start()
     await cp.wait(topics.status(7), lambda s: s["code"] == 0, since=since, timeout_s=20)
@@ -279,11 +290,14 @@ async def test_a_killed_agent_re_attaches_to_the_flight_and_the_job_succeeds(
     assert len(resumed) == 1
     after = events[events.index(resumed[0]) :]
     assert "takeoff" not in stages(after)  # the mission was not started again
-    assert all(item >= seq_at_kill - 1 for item in items(after)), items(after)
-    assert items(events)[-1] == 8
-    assert items(events) == sorted(set(items(events)))
-    vehicle = fleet.vehicles[0].snapshot()
-    assert (vehicle["armed"], vehicle["landed_state"]) == (False, "ON_GROUND")
+    assert items(events) == list(range(9))  # each item once, in order: none lost
+    before = items(events[: events.index(resumed[0])])
+    meanwhile = list(range(before[-1] + 1, at_restart))  # reached while nobody watched
+    assert meanwhile and items(after)[: len(meanwhile)] == meanwhile
+    counts = [e["progress"]["current"] for e in events if "item" in e.get("progress", {})]
+    assert counts == list(range(1, 10))
+    vehicle_now = fleet.vehicles[0].snapshot()
+    assert (vehicle_now["armed"], vehicle_now["landed_state"]) == (False, "ON_GROUND")
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,8 @@ async def world(database_url: str, clock: ManualClock, tmp_path: Path) -> AsyncI
         plan = await plans.create_plan(
             people, PlanWrite(name="p", node_id=node.id), store=BlobStore(tmp_path / "blobs")
         )
-        yield World(DispatchService(clock), JobService(clock), people, node.id, other.id, plan.id)
+        jobs = JobService(clock, BlobStore(tmp_path / "blobs"))
+        yield World(DispatchService(clock), jobs, people, node.id, other.id, plan.id)
 
 
 def event(

@@ -27,6 +27,7 @@ from shared.messages import JobSpec, Progress
 from shared.mission import parse_mission_file
 from simulator.fleet import SimFleet
 from tests.integration.agent_harness import SIM_HOME, free_udp_port, wpl_mission
+from tests.plan_files import do, jump, plan, takeoff, waypoint
 from tests.support import until
 
 pytestmark = pytest.mark.integration
@@ -520,3 +521,235 @@ async def test_an_upload_that_times_out_is_tried_again(
         await prepared
     expected = parse_mission_file(content).mission
     assert [i.command for i in fleet.vehicles[0].mission] == [i.command for i in expected]
+
+
+JUMPS = [
+    takeoff(),
+    waypoint(30, 0),
+    waypoint(30, 30),
+    waypoint(0, 30),
+    jump(1, 1),  # 4: items 1-3 again, once
+    waypoint(0, 0),
+    jump(8, 1),  # 6: skips item 7
+    waypoint(60, 60),
+    waypoint(10, 10),
+    do(mav_cmd.NAV_RETURN_TO_LAUNCH),
+]
+
+
+async def test_a_mission_with_jumps_reports_each_item_flown_once_in_order(
+    driver: DroneDriver, tmp_path: Path, fleet: SimFleet
+) -> None:
+    """A repeated section is in the history once; a DO_JUMP when it is done; an item a
+    forward jump skips, never (the vehicle did not go there)."""
+    spec = job()
+    await driver.prepare(spec, {"mission": mission_file(tmp_path, plan(JUMPS), "jumps.plan")})
+    progress = Recorder()
+    seen: list[int] = []  # the vehicle's own current item, as the simulator has it
+
+    async def watch() -> None:
+        while True:
+            seq = int(fleet.vehicles[0].snapshot()["mission_seq"])  # type: ignore[call-overload]
+            if not seen or seen[-1] != seq:
+                seen.append(seq)
+            await asyncio.sleep(0.01)
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await driver.run(spec, progress)
+    finally:
+        watcher.cancel()
+    assert progress.items == [0, 1, 2, 3, 4, 5, 6, 8, 9]
+    reached = [p for p in progress.events if p.item is not None]
+    assert [p.current for p in reached] == list(range(1, 10))
+    assert {p.total for p in reached} == {10}
+    assert seen.count(1) == 2, f"the section was flown twice: {seen}"
+    assert 7 not in seen
+    assert driver.state.down_and_safe
+
+
+async def test_a_resume_job_flies_the_rest_behind_a_takeoff_and_reports_the_files_numbers(
+    driver: DroneDriver, tmp_path: Path, fleet: SimFleet
+) -> None:
+    items = [
+        takeoff(12),
+        do(mav_cmd.DO_CHANGE_SPEED, 1, 4, -1),
+        do(mav_cmd.DO_SET_CAM_TRIGG_DIST, 5, 0, 1),
+        *(waypoint(n, e) for n, e in [(20, 0), (20, 20), (40, 20), (40, 0)]),
+        do(mav_cmd.DO_SET_CAM_TRIGG_DIST, 0),
+        do(mav_cmd.NAV_RETURN_TO_LAUNCH),
+    ]
+    spec = job({"resume_from": "5"})
+    await driver.prepare(spec, {"mission": mission_file(tmp_path, plan(items), "rest.plan")})
+    uploaded = fleet.vehicles[0].mission  # takeoff, speed, trigger, then items 5..8
+    assert [i.command for i in uploaded] == [22, 178, 206, 16, 16, 206, 20]
+    assert [i.seq for i in uploaded] == list(range(7))
+    assert (uploaded[1].param2, uploaded[2].param1) == (4, 5)  # 4 m/s, every 5 m
+    progress = Recorder()
+    await driver.run(spec, progress)
+    assert progress.items == [5, 6, 7, 8]
+    reached = [p for p in progress.events if p.item is not None]
+    assert [(p.current, p.total) for p in reached] == [(6, 9), (7, 9), (8, 9), (9, 9)]
+    assert progress.stages == ["takeoff", "mission", "returning", "landed"]
+    assert driver.state.down_and_safe and metres_from_home(driver) < 3.0
+
+
+async def test_a_resume_the_mission_cannot_keep_is_refused_before_anything_flies(
+    driver: DroneDriver, tmp_path: Path, fleet: SimFleet
+) -> None:
+    spec = job({"resume_from": "2"})  # inside the section items 1..4 repeat
+    with pytest.raises(DriverError) as refused:
+        await driver.prepare(spec, {"mission": mission_file(tmp_path, plan(JUMPS), "j.plan")})
+    assert refused.value.code is JobFailure.INVALID_JOB
+    assert "extra.resume_from: the rest would start at item 2, inside" in str(refused.value)
+    assert fleet.vehicles[0].snapshot()["mission_items"] == 0
+
+
+async def test_re_attached_the_driver_reports_the_items_reached_meanwhile_once(
+    fleet: SimFleet, tmp_path: Path
+) -> None:
+    """An agent gone for a while mid-mission: a new driver, told the last item the job
+    reported, reports the items the vehicle reached since (in a repeated section too),
+    each once, then the rest."""
+    files = {"mission": mission_file(tmp_path, plan(JUMPS), "jumps.plan")}
+    spec = job()
+    first = make_driver(fleet)
+    await first.start()
+    vehicle = fleet.vehicles[0]
+    try:
+        await until(_ready(first), "the vehicle is ready", 10)
+        await first.prepare(spec, files)
+        progress = Recorder()
+        task = asyncio.create_task(first.run(spec, progress))
+
+        async def reached(item: int) -> bool:
+            if task.done():
+                task.result()
+            return item in progress.items
+
+        await until(lambda: reached(1), "item 1 reached", 30)
+        task.cancel()  # the agent dies: nobody watches the vehicle
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        await first.close()
+    before = list(progress.items)
+
+    async def second_pass() -> bool:  # items 2, 3 and the jump back happened meanwhile
+        return vehicle.snapshot()["mission_seq"] == 2 and vehicle._jump_counts.get(4) == 1
+
+    await until(second_pass, "the vehicle flies the section again", 30)
+    again = make_driver(fleet)
+    await again.start()
+    try:
+        assert await again.resume(spec, files, before[-1])
+        rest = Recorder()
+        await again.run(spec, rest)
+    finally:
+        await again.close()
+    assert before + rest.items == [0, 1, 2, 3, 4, 5, 6, 8, 9]
+    assert rest.items[:2] == [2, 3]  # reached while nobody watched, reported first
+    assert "takeoff" not in rest.stages
+
+
+async def test_a_resume_job_re_attached_reports_the_files_numbers_once(
+    fleet: SimFleet, tmp_path: Path
+) -> None:
+    """The rest of a mission, flown across an agent restart: the vehicle's items are not
+    the file's, the history still is (the last item reported is a number of the file)."""
+    lanes = [waypoint(0, 30 * (i + 1)) for i in range(6)]  # items 2..7, then a return
+    items = [
+        takeoff(),
+        do(mav_cmd.DO_CHANGE_SPEED, 1, 5, -1),
+        *lanes,
+        do(mav_cmd.NAV_RETURN_TO_LAUNCH),
+    ]
+    files = {"mission": mission_file(tmp_path, plan(items), "rest.plan")}
+    spec = job({"resume_from": "3"})
+    first = make_driver(fleet)
+    await first.start()
+    vehicle = fleet.vehicles[0]
+    try:
+        await until(_ready(first), "the vehicle is ready", 10)
+        await first.prepare(spec, files)
+        progress = Recorder()
+        task = asyncio.create_task(first.run(spec, progress))
+
+        async def reached_3() -> bool:
+            if task.done():
+                task.result()
+            return 3 in progress.items
+
+        await until(reached_3, "item 3 reached", 30)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        await first.close()
+    before = list(progress.items)
+    # on the vehicle: takeoff, speed, then the file's items 3..7 as 2..6
+    await until(
+        lambda: _is(int(vehicle.snapshot()["mission_seq"]) >= 5),  # type: ignore[call-overload]
+        "the vehicle flew on",
+        30,
+    )
+    again = make_driver(fleet)
+    await again.start()
+    try:
+        assert await again.resume(spec, files, before[-1])
+        rest = Recorder()
+        await again.run(spec, rest)
+    finally:
+        await again.close()
+    assert before + rest.items == [3, 4, 5, 6, 7, 8]
+    assert [p.total for p in rest.events if p.item is not None] == [9] * len(rest.items)
+
+
+async def _is(value: bool) -> bool:
+    return value
+
+
+async def test_an_agent_back_after_the_mission_ended_in_the_air_finishes_the_job(
+    fleet: SimFleet, tmp_path: Path
+) -> None:
+    """The vehicle flew its last item (a waypoint: it hovers there) while the agent was
+    away, so the agent never gets that item's MISSION_ITEM_REACHED: the autopilot's
+    mission state tells it the mission is over; the last items are reported and
+    ``on_finish`` brings the vehicle home."""
+    items = [takeoff(), waypoint(0, 40), waypoint(0, 80), waypoint(0, 120)]
+    files = {"mission": mission_file(tmp_path, plan(items), "short.plan")}
+    spec = job()
+    first = make_driver(fleet)
+    await first.start()
+    vehicle = fleet.vehicles[0]
+    try:
+        await until(_ready(first), "the vehicle is ready", 10)
+        await first.prepare(spec, files)
+        progress = Recorder()
+        task = asyncio.create_task(first.run(spec, progress))
+
+        async def reached_1() -> bool:
+            if task.done():
+                task.result()
+            return 1 in progress.items
+
+        await until(reached_1, "item 1 reached", 30)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        await first.close()
+    await until(
+        lambda: _is(vehicle.snapshot()["mission_state"] == "COMPLETE"), "the mission ended", 30
+    )
+    again = make_driver(fleet)
+    await again.start()
+    try:
+        assert await again.resume(spec, files, progress.items[-1])
+        rest = Recorder()
+        await again.run(spec, rest)
+    finally:
+        await again.close()
+    assert progress.items + rest.items == [0, 1, 2, 3]
+    assert rest.stages[-2:] == ["returning", "landed"]
+    assert metres_from_home(again) < 3.0

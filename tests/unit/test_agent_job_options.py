@@ -23,6 +23,7 @@ def test_every_key_is_read_and_unknown_keys_pass() -> None:
             "link_loss_action": "rtl",
             "link_loss_timeout_s": "45",
             "min_battery_pct": "40",
+            "resume_from": "7",
             "camera": "on",
         }
     )
@@ -33,6 +34,7 @@ def test_every_key_is_read_and_unknown_keys_pass() -> None:
         link_loss_action="rtl",
         link_loss_timeout_s=45.0,
         min_battery_pct=40.0,
+        resume_from=7,
     )
 
 
@@ -48,6 +50,11 @@ def test_every_key_is_read_and_unknown_keys_pass() -> None:
         ({"link_loss_timeout_s": "-1"}, "extra.link_loss_timeout_s: -1 is outside 1..3600 s"),
         ({"min_battery_pct": "101"}, "extra.min_battery_pct: 101 is outside 0..100 %"),
         ({"min_battery_pct": "x" * 10_000}, "is not a number"),
+        ({"resume_from": "-1"}, "extra.resume_from: '-1' is not a whole number"),
+        ({"resume_from": "2.5"}, "extra.resume_from: '2.5' is not a whole number"),
+        ({"resume_from": "1e3"}, "extra.resume_from: '1e3' is not a whole number"),
+        ({"resume_from": "10000"}, "extra.resume_from: 10000 is outside 0..9999"),
+        ({"resume_from": "9" * 10_000}, "extra.resume_from: 999999999999"),
     ],
 )
 def test_bad_values_are_refused_naming_the_key(extra: dict[str, str], message: str) -> None:
@@ -68,6 +75,7 @@ def test_the_table_holds_the_keys_of_design_section_6_with_their_bounds() -> Non
         "link_loss_timeout_s",
         "min_battery_pct",
         "endless_loops",
+        "resume_from",  # set by a resume (POST .../jobs/{job_id}/resume)
     }
     assert design == KEYS
     table = {o.key: (o.low, o.high, o.unit, o.choices, o.default) for o in OPTIONS}
@@ -79,3 +87,6 @@ def test_the_table_holds_the_keys_of_design_section_6_with_their_bounds() -> Non
     assert parse_job_options({"speed_m_s": "50", "min_battery_pct": "100"}).speed_m_s == 50.0
     with pytest.raises(JobOptionError, match=r"50\.5 is outside"):
         parse_job_options({"speed_m_s": "50.5"})
+    assert table["resume_from"] == (0, 9999, "", (), None)
+    assert parse_job_options({"resume_from": "9999"}).resume_from == 9999
+    assert parse_job_options({"resume_from": "0"}).resume_from == 0

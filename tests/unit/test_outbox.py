@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from edge_agent.outbox import Outbox
@@ -93,4 +94,41 @@ def test_unacked_after_a_seq_and_the_first_unacked(tmp_path: Path) -> None:
     assert [e.seq for e in outbox.unacked(after=1)] == [2, 3]
     outbox.ack(outbox.stream, 1)
     assert outbox.first_unacked() == 2
+    outbox.close()
+
+
+def test_the_job_record_keeps_the_last_item_reported_across_restarts(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    outbox = Outbox(path)
+    outbox.append(1, 2, JobStatus.ACCEPTED)
+    assert outbox.job() == (1, 2, JobStatus.ACCEPTED, None)
+    for item in (0, 1, 2):
+        outbox.append(1, 2, JobStatus.RUNNING, progress=Progress(current=item + 1, item=item))
+    outbox.append(1, 2, JobStatus.RUNNING, progress=Progress(current=3, stage="returning"))
+    outbox.ack(outbox.stream, outbox.next_seq - 1)  # the events are gone; the item is not
+    outbox.close()
+
+    again = Outbox(path)
+    record = again.job()
+    assert record is not None and record.last_item == 2
+    again.append(1, 3, JobStatus.ACCEPTED)  # the next job starts with none
+    assert again.job() == (1, 3, JobStatus.ACCEPTED, None)
+    again.close()
+
+
+def test_an_outbox_written_before_last_item_existed_opens(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE job (slot INTEGER PRIMARY KEY CHECK (slot = 0), plan_id INTEGER NOT NULL,"
+        " job_id INTEGER NOT NULL, state TEXT NOT NULL);"
+        "INSERT INTO job VALUES (0, 4, 5, 'running');"
+    )
+    old.commit()
+    old.close()
+    outbox = Outbox(path)
+    assert outbox.job() == (4, 5, JobStatus.RUNNING, None)
+    outbox.append(4, 5, JobStatus.RUNNING, progress=Progress(item=0))
+    record = outbox.job()
+    assert record is not None and record.last_item == 0
     outbox.close()
