@@ -79,13 +79,13 @@ async def test_the_flight_log_answers_how_a_vehicle_climbed_in_simulated_time() 
         answer = control.apply(fleet, {"vehicle": 0, "fault": "track"})
         rows = [dict(zip(answer["fields"], row, strict=True)) for row in answer["track"]]
         times = [row["sim_time_s"] for row in rows]
-        assert times == sorted(times) and len(times) >= 5
+        assert times == sorted(times) and len(times) >= 3
         steps = [b - a for a, b in itertools.pairwise(times)]
         assert min(steps) >= flight_log.PERIOD_S - 1e-6, "at most one sample per period"
         heights = [row["rel_alt_m"] for row in rows]
         assert heights[0] < 0.5 and heights[-1] > 2.0, heights
         assert any(row["armed"] for row in rows)
-        later = control.apply(fleet, {"vehicle": 0, "fault": "track", "value": times[2]})
-        assert [row[0] for row in later["track"]][: len(times) - 3] == times[3:]
+        later = control.apply(fleet, {"vehicle": 0, "fault": "track", "value": times[1]})
+        assert [row[0] for row in later["track"]][: len(times) - 2] == times[2:]
         with pytest.raises(control.ControlError):
             control.apply(fleet, {"vehicle": 0, "fault": "track", "value": "soon"})
