@@ -64,16 +64,17 @@ def at(north_m: float, east_m: float) -> tuple[float, float]:
 
 
 def wpl(*rows: tuple[int, int, float, float, float], home_alt_m: float | None = None) -> bytes:
-    """A WPL file of rows ``(frame, command, north m, east m, altitude)``, with a home row
-    at the vehicle's place (at ``home_alt_m``) when given."""
+    """A WPL file of rows ``(frame, command, north m, east m, altitude)`` after a home row:
+    at the vehicle's place (at ``home_alt_m``) when given, else at 0, 0 (no home)."""
     lines = ["QGC WPL 110"]
     if home_alt_m is not None:
         lines.append(f"0\t1\t0\t16\t0\t0\t0\t0\t{SIM_HOME[0]}\t{SIM_HOME[1]}\t{home_alt_m}\t1")
+    else:
+        lines.append("0\t1\t0\t16\t0\t0\t0\t0\t0\t0\t0\t1")
     for frame, command, north, east, alt in rows:
         lat, lon = at(north, east) if frame != 2 else (0.0, 0.0)
-        current = 1 if len(lines) == 1 else 0
         lines.append(
-            f"{len(lines) - 1}\t{current}\t{frame}\t{command}\t0\t0\t0\t0"
+            f"{len(lines) - 1}\t0\t{frame}\t{command}\t0\t0\t0\t0"
             f"\t{lat:.7f}\t{lon:.7f}\t{alt}\t1"
         )
     return ("\n".join(lines) + "\n").encode()
@@ -128,7 +129,7 @@ async def test_the_geofence_the_vehicle_holds_is_checked(
     across = wpl((3, mav_cmd.NAV_TAKEOFF, 0, 0, 15), (3, mav_cmd.NAV_WAYPOINT, 100, 0, 15))
     detail = await refused(driver, fleet, mission_file(tmp_path, across), {})
     assert detail.startswith(
-        "file 'mission': line 3 (item 1): the straight leg from item 0 to item 1 enters "
+        "file 'mission': line 4 (item 1): the straight leg from item 0 to item 1 enters "
         "exclusion circle 1 of the vehicle's geofence"
     )
     around = wpl((3, mav_cmd.NAV_TAKEOFF, 0, 0, 15), (3, mav_cmd.NAV_WAYPOINT, 0, 100, 15))
@@ -142,7 +143,7 @@ async def test_the_vehicles_home_decides_distance_and_takeoff_height(
     # No home in the file: the control plane could not tell the first waypoint is 12 km away.
     far = wpl((3, mav_cmd.NAV_TAKEOFF, 12_000, 0, 15), (3, mav_cmd.NAV_WAYPOINT, 12_100, 0, 15))
     detail = await refused(driver, fleet, mission_file(tmp_path, far), {})
-    assert "line 2 (item 0): the first waypoint is 12,000 m from home" in detail
+    assert "line 3 (item 0): the first waypoint is 12,000 m from home" in detail
     # A takeoff above sea level: 25 m above the vehicle's home (488 m), though the file's
     # home says 400 m (which would make it 113 m).
     amsl = wpl(
