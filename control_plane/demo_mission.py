@@ -21,6 +21,8 @@ _EARTH_RADIUS_M = 6_371_000.0
 
 # MAVLink ids the file uses
 _FRAME_GLOBAL_RELATIVE_ALT = 3
+_FRAME_MISSION = 2
+"""Items without a position (the return): PX4 refuses an RTL in a position frame."""
 
 
 def offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float, float]:
@@ -30,13 +32,15 @@ def offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float
     return lat + dlat, lon + dlon
 
 
-def _item(seq: int, command: int, params: list[float | None]) -> dict[str, Any]:
+def _item(
+    seq: int, command: int, params: list[float | None], frame: int = _FRAME_GLOBAL_RELATIVE_ALT
+) -> dict[str, Any]:
     return {
         "type": "SimpleItem",
         "autoContinue": True,
         "command": command,
         "doJumpId": seq + 1,
-        "frame": _FRAME_GLOBAL_RELATIVE_ALT,
+        "frame": frame,
         "params": params,
     }
 
@@ -51,7 +55,8 @@ def sample_plan(
     for north, east in corners:
         wlat, wlon = offset(lat, lon, north, east)
         items.append(_item(len(items), mav_cmd.NAV_WAYPOINT, [0, 0, 0, None, wlat, wlon, alt_m]))
-    items.append(_item(len(items), mav_cmd.NAV_RETURN_TO_LAUNCH, [0, 0, 0, 0, 0, 0, 0]))
+    rtl = _item(len(items), mav_cmd.NAV_RETURN_TO_LAUNCH, [0, 0, 0, 0, 0, 0, 0], _FRAME_MISSION)
+    items.append(rtl)
     plan = {
         "fileType": "Plan",
         "groundStation": "gosd",
