@@ -35,6 +35,7 @@ SPEEDUP = 25.0
 """Simulated seconds per wall second: a 3-waypoint mission flies in a few seconds."""
 
 ARM_DISARM = 400
+DO_SET_MODE = 176
 
 
 def metres_from_home(driver: DroneDriver) -> float:
@@ -381,24 +382,34 @@ async def test_a_bad_mission_file_fails_with_its_location(
     assert failure.value.code is JobFailure.INVALID_JOB
 
 
-def plan_with_fence(fence_radius_m: float, waypoints_east_m: list[float]) -> bytes:
+def plan_with_fence(
+    fence_radius_m: float,
+    waypoints_east_m: list[float],
+    *,
+    polygon_m: list[tuple[float, float]] | None = None,
+    waypoints_m: list[tuple[float, float]] | None = None,
+) -> bytes:
     """A QGroundControl .plan: takeoff and waypoints east of home, an inclusion circle
-    around home, one rally point."""
+    around home, one rally point. ``polygon_m`` (north, east) replaces the circle with an
+    inclusion polygon, ``waypoints_m`` (north, east) the waypoints."""
     lat0, lon0, alt0 = SIM_HOME
     metres_per_deg_lon = 111_320.0 * math.cos(math.radians(lat0))
 
-    def item(seq: int, command: int, east_m: float) -> dict[str, Any]:
-        lon = lon0 + east_m / metres_per_deg_lon
+    def latlon(north_m: float, east_m: float) -> list[float]:
+        return [lat0 + north_m / 111_320.0, lon0 + east_m / metres_per_deg_lon]
+
+    def item(seq: int, command: int, north_m: float, east_m: float) -> dict[str, Any]:
         return {
             "type": "SimpleItem",
             "autoContinue": True,
             "command": command,
             "doJumpId": seq + 1,
             "frame": 3,
-            "params": [0, 0, 0, None, lat0, lon, 15],
+            "params": [0, 0, 0, None, *latlon(north_m, east_m), 15],
         }
 
-    items = [item(0, 22, 0.0)] + [item(i + 1, 16, e) for i, e in enumerate(waypoints_east_m)]
+    points = waypoints_m or [(0.0, e) for e in waypoints_east_m]
+    items = [item(0, 22, 0.0, 0.0)] + [item(i + 1, 16, *p) for i, p in enumerate(points)]
     plan = {
         "fileType": "Plan",
         "groundStation": "QGroundControl",
@@ -414,8 +425,12 @@ def plan_with_fence(fence_radius_m: float, waypoints_east_m: list[float]) -> byt
         },
         "geoFence": {
             "version": 2,
-            "polygons": [],
-            "circles": [
+            "polygons": []
+            if polygon_m is None
+            else [{"inclusion": True, "version": 1, "polygon": [latlon(*p) for p in polygon_m]}],
+            "circles": []
+            if polygon_m is not None
+            else [
                 {
                     "inclusion": True,
                     "version": 1,
@@ -428,26 +443,33 @@ def plan_with_fence(fence_radius_m: float, waypoints_east_m: list[float]) -> byt
     return json.dumps(plan).encode()
 
 
+U_FENCE_M = [(-50, -50), (150, -50), (150, 50), (0, 50), (0, 150), (150, 150), (150, 250),
+             (-50, 250)]  # fmt: skip
+"""A U-shaped inclusion polygon (north, east metres from home): home in the left arm."""
+
+
 async def test_a_geofence_breach_fails_the_job_geofence_after_the_return(
     tmp_path: Path,
 ) -> None:
+    """Every waypoint is inside the fence (PX4 checks only waypoints), the path between
+    the arms of the U is not: the vehicle breaches it in flight."""
     port = free_udp_port()
     async with SimFleet(1, base_port=port, speedup=SPEEDUP, params={"GF_ACTION": 3}) as fleet:
         driver = make_driver(fleet)
         await driver.start()
         try:
             await until(_ready(driver), "the vehicle is ready", 10)
-            plan = plan_with_fence(150.0, [100.0, 300.0, 500.0])
+            plan = plan_with_fence(0, [], polygon_m=U_FENCE_M, waypoints_m=[(100, 0), (100, 200)])
             spec = job()
             await driver.prepare(spec, {"mission": mission_file(tmp_path, plan, "fenced.plan")})
             vehicle = fleet.vehicles[0].snapshot()
-            assert (vehicle["fence_items"], vehicle["rally_items"]) == (1, 1)
+            assert (vehicle["fence_items"], vehicle["rally_items"]) == (8, 1)
             progress = Recorder()
             with pytest.raises(DriverError) as failure:
                 await driver.run(spec, progress)
             assert failure.value.code is JobFailure.GEOFENCE
             assert "geofence" in str(failure.value).lower()
-            assert progress.items == [0, 1]  # the 300 m waypoint is outside the fence
+            assert progress.items == [0, 1]  # the way to the other arm leaves the fence
             assert driver.state.down_and_safe
             assert metres_from_home(driver) < 3.0
         finally:
@@ -516,3 +538,60 @@ async def test_an_upload_that_times_out_is_tried_again(
         await prepared
     expected = parse_mission_file(content).mission
     assert [i.command for i in fleet.vehicles[0].mission] == [i.command for i in expected]
+
+
+async def test_a_mission_the_vehicle_finds_infeasible_fails_before_take_off(
+    fleet: SimFleet, driver: DroneDriver, tmp_path: Path
+) -> None:
+    """The vehicle stores the mission and the fence, then its feasibility check (PX4's)
+    finds a waypoint outside the fence: the job ends with PX4's words, on the ground."""
+    plan = plan_with_fence(150.0, [100.0, 300.0, 500.0])
+    spec = job()
+    await driver.prepare(spec, {"mission": mission_file(tmp_path, plan, "fenced.plan")})
+    progress = Recorder()
+    with pytest.raises(DriverError) as failure:
+        await driver.run(spec, progress)
+    assert failure.value.code is JobFailure.INVALID_MISSION
+    assert str(failure.value) == (
+        "the vehicle refused the mission: Geofence violation for waypoint 3"
+    )
+    assert progress.items == []
+    vehicle = fleet.vehicles[0]
+    assert not vehicle.armed and vehicle.landed_state.name == "ON_GROUND"
+
+
+async def test_a_mission_with_an_item_px4_does_not_take_is_refused_at_upload(
+    fleet: SimFleet, driver: DroneDriver, tmp_path: Path
+) -> None:
+    """A LOITER_TURNS (18) in a WPL file: the vehicle answers MAV_MISSION_UNSUPPORTED."""
+    rows = wpl_mission(2).decode().splitlines()
+    turns = rows[2].split("\t")
+    turns[0], turns[3] = "3", "18"
+    content = ("\n".join([*rows, "\t".join(turns)]) + "\n").encode()
+    with pytest.raises(DriverError) as failure:
+        await driver.prepare(job(), {"mission": mission_file(tmp_path, content)})
+    assert failure.value.code is JobFailure.INVALID_MISSION
+    detail = str(failure.value)
+    assert detail.startswith(
+        "the vehicle refused the mission: upload mission: invalid (UNSUPPORTED"
+    )
+    assert "command or frame" in detail
+    assert fleet.vehicles[0].mission == []
+
+
+async def test_a_refused_mission_start_carries_what_the_vehicle_said(
+    fleet: SimFleet, driver: DroneDriver, tmp_path: Path
+) -> None:
+    """Mission mode refused after the takeoff (a refusal injected here; on PX4 a verdict
+    that came too late to stop the takeoff): the failure quotes the vehicle's texts."""
+    fleet.faults[0].set_rejected(frozenset({DO_SET_MODE}))
+    spec = job()
+    await driver.prepare(spec, {"mission": mission_file(tmp_path, wpl_mission(2))})
+    with pytest.raises(DriverError) as failure:
+        await driver.run(spec, Recorder())
+    assert failure.value.code is JobFailure.COMMAND_DENIED
+    assert str(failure.value) == (
+        "start mission: denied (DENIED) (Command 176 rejected (fault injected))"
+    )
+    fleet.faults[0].set_rejected(None)
+    await driver.stop("land")
