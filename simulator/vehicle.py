@@ -295,6 +295,7 @@ class Vehicle:
             "mission_items": len(self.mission),
             "mission_seq": self.mission_seq,
             "mission_state": self.mission_state.name,
+            "mission_valid": self.mission_valid,
             "fence_items": len(self.fence),
             "rally_items": len(self.rally),
             "sim_time_s": round(self.sim_time_s, 3),

@@ -487,6 +487,7 @@ REFUSED_AT_UPLOAD = [
     ("terrain frame 10", item_int(1, 10, 16), mavlink.MAV_MISSION_UNSUPPORTED_FRAME),
     ("terrain frame 11", item_int(1, 11, 16), mavlink.MAV_MISSION_UNSUPPORTED_FRAME),
     ("local NED", item_int(1, 1, 16), mavlink.MAV_MISSION_UNSUPPORTED_FRAME),
+    ("frame 255", item_int(1, 255, 16), mavlink.MAV_MISSION_UNSUPPORTED_FRAME),
     (
         "frame 6 in MISSION_ITEM",
         mavlink.MAVLink_mission_item_message(
@@ -500,6 +501,7 @@ REFUSED_AT_UPLOAD = [
     ("PAYLOAD_PLACE", item_int(1, 6, 94), mavlink.MAV_MISSION_UNSUPPORTED),
     ("ARC_WAYPOINT", item_int(1, 6, 36), mavlink.MAV_MISSION_UNSUPPORTED),
     ("command 0", item_int(1, 6, 0), mavlink.MAV_MISSION_UNSUPPORTED),
+    ("command 65535", item_int(1, 2, 65535), mavlink.MAV_MISSION_UNSUPPORTED),
     ("CONDITION_YAW", item_int(1, 2, 115), mavlink.MAV_MISSION_UNSUPPORTED),
     ("DO_AUX_FUNCTION", item_int(1, 2, 218), mavlink.MAV_MISSION_UNSUPPORTED),
     ("JUMP_TAG", item_int(1, 2, 600), mavlink.MAV_MISSION_UNSUPPORTED),
@@ -507,6 +509,7 @@ REFUSED_AT_UPLOAD = [
     ("a waypoint without one", item_int(1, 2, 16), mavlink.MAV_MISSION_UNSUPPORTED),
     ("ROI at a location, no position", item_int(1, 2, 201, p1=3),
      mavlink.MAV_MISSION_INVALID_PARAM1),
+    ("ROI mode NaN", item_int(1, 6, 80, p1=float("nan")), mavlink.MAV_MISSION_INVALID_PARAM1),
     # fence and rally commands in a mission
     ("a fence vertex", item_int(1, 6, 5001, p1=4), mavlink.MAV_MISSION_ERROR),
     ("a rally point", item_int(1, 6, 5100), mavlink.MAV_MISSION_ERROR),
