@@ -221,6 +221,10 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
                 result = execute(cmd, self.vehicle, self.faults, self)
             finally:
                 after, self._after_ack = self._after_ack, None
+            # What the command made the vehicle say (a refusal's reason) goes before its
+            # ACK: a client that has the ACK has the reason. PX4 publishes both in one
+            # cycle; MAVLink does not fix their order on the wire.
+            self._send_events()
             self.send(
                 self.mav.command_ack_encode(
                     cmd.command, result, 0, 0, msg.get_srcSystem(), msg.get_srcComponent()

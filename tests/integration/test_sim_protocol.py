@@ -33,6 +33,7 @@ class Gcs:
         self.parser.robust_parsing = True
         self.vehicle_addr: tuple[str, int] | None = None
         self.inbox: list[Any] = []
+        self.consumed: list[Any] = []
 
     def pump(self) -> None:
         while True:
@@ -56,10 +57,14 @@ class Gcs:
     async def expect(
         self, kind: str, where: Callable[[Any], bool] = lambda m: True, within: float = 5
     ) -> Any:
+        """The first such message; it and the ones before it leave the inbox (those are
+        kept in ``consumed`` until the next call)."""
+
         async def found() -> Any:
             self.pump()
             for i, message in enumerate(self.inbox):
                 if message.get_type() == kind and where(message):
+                    self.consumed = self.inbox[: i + 1]
                     del self.inbox[: i + 1]
                     return message
             return None
@@ -330,10 +335,14 @@ async def test_commands_answer_px4_results(link: tuple[SimFleet, Gcs]) -> None:
     fleet, gcs = link
     nan = float("nan")
 
+    said: list[Any] = []
+
     async def command(cmd: int, *params: float) -> int:
+        """The command's result; what came before its ACK is kept in ``said``."""
         full = (list(params) + [nan] * 7)[:7]
         gcs.send(gcs.mav.command_long_encode(1, 1, cmd, 0, *full))
         ack = await gcs.expect("COMMAND_ACK", lambda m: m.command == cmd)
+        said[:] = [m for m in gcs.consumed if m.get_type() == "STATUSTEXT"]
         result: int = ack.result
         return result
 
@@ -348,7 +357,7 @@ async def test_commands_answer_px4_results(link: tuple[SimFleet, Gcs]) -> None:
     assert await command(22) == mavlink.MAV_RESULT_ACCEPTED
     await until(lambda: _true(fleet.vehicles[0].rel_alt_m > 1), "the vehicle climbs")
     assert await command(400, 0) == mavlink.MAV_RESULT_DENIED  # disarm in the air
-    text = await gcs.expect("STATUSTEXT", lambda m: "not landed" in m.text)
+    (text,) = [m for m in said if "not landed" in m.text]  # the reason, before the ACK
     assert text.severity == mavlink.MAV_SEVERITY_CRITICAL
     assert await command(176, 1, 4, 5) == mavlink.MAV_RESULT_ACCEPTED  # AUTO.RTL
     heartbeat = await gcs.expect("HEARTBEAT", lambda m: m.custom_mode == (4 << 16) | (5 << 24))
@@ -576,12 +585,13 @@ async def test_an_infeasible_mission_is_named_and_cannot_start_and_the_mode_stay
     fleet, gcs = link
     nan = float("nan")
 
-    async def command(cmd: int, *params: float) -> int:
+    async def command(cmd: int, *params: float) -> tuple[int, list[str]]:
+        """The command's result and the texts that came before its ACK."""
         full = (list(params) + [nan] * 7)[:7]
         gcs.send(gcs.mav.command_long_encode(1, 1, cmd, 0, *full))
         ack = await gcs.expect("COMMAND_ACK", lambda m: m.command == cmd)
-        result: int = ack.result
-        return result
+        texts = [m.text for m in gcs.consumed if m.get_type() == "STATUSTEXT"]
+        return ack.result, texts
 
     # a landing is required (PARAM_SET, INT32 bytewise, as a GCS sets it)
     bits = struct.unpack("<f", struct.pack("<i", 2))[0]
@@ -595,19 +605,21 @@ async def test_an_infeasible_mission_is_named_and_cannot_start_and_the_mode_stay
     current = await gcs.expect("MISSION_CURRENT")
     assert (current.total, current.mission_state) == (2, mavlink.MISSION_STATE_NO_MISSION)
     loiter = (4 << 16) | (3 << 24)
-    assert await command(400, 1) == mavlink.MAV_RESULT_ACCEPTED  # arming in hold: allowed
-    assert await command(176, 1, 4, 4) == mavlink.MAV_RESULT_TEMPORARILY_REJECTED  # AUTO.MISSION
-    text, _ = await statustext(gcs, "Switching to")
-    assert text == "Switching to Mission is currently not available"
-    assert await command(300, 0, 0) == mavlink.MAV_RESULT_DENIED  # MISSION_START
-    text, _ = await statustext(gcs, "Mission start")
-    assert text == "Mission start denied! No valid mission"
+    assert (await command(400, 1))[0] == mavlink.MAV_RESULT_ACCEPTED  # arming in hold: allowed
+    assert await command(176, 1, 4, 4) == (  # AUTO.MISSION
+        mavlink.MAV_RESULT_TEMPORARILY_REJECTED,
+        ["Switching to Mission is currently not available"],
+    )
+    assert await command(300, 0, 0) == (  # MISSION_START
+        mavlink.MAV_RESULT_DENIED,
+        ["Mission start denied! No valid mission"],
+    )
     gcs.clear()
     assert (await gcs.expect("HEARTBEAT")).custom_mode == loiter
     assert fleet.vehicles[0].landed_state.name == "ON_GROUND"
     # with a landing, the same vehicle takes it
     landing = [*no_landing, item_int(2, 6, 21, north_deg=5e-4)]
     assert await upload(gcs, landing) == mavlink.MAV_MISSION_ACCEPTED
-    assert await command(300, 0, 0) == mavlink.MAV_RESULT_ACCEPTED
+    assert (await command(300, 0, 0))[0] == mavlink.MAV_RESULT_ACCEPTED
     mission = (4 << 16) | (4 << 24)
     await gcs.expect("HEARTBEAT", lambda m: m.custom_mode == mission)
