@@ -50,7 +50,9 @@ def survey(
 
 
 def _items(points: list[tuple[float, float]], alt_m: float = 30) -> list[MissionItem]:
-    items = [MissionItem(0, 6, 22, 0, 1, 0, 0, 0, 0, 0, 0, alt_m)]
+    # the takeoff at home: at 0/0, PX4 (and the simulator) would find it 5,000 km away
+    home_x, home_y = round(DEFAULT_HOME[0] * 1e7), round(DEFAULT_HOME[1] * 1e7)
+    items = [MissionItem(0, 6, 22, 0, 1, 0, 0, 0, 0, home_x, home_y, alt_m)]
     for north, east in points:
         lat, lon = geo.moved(DEFAULT_HOME[0], DEFAULT_HOME[1], north, east)
         items.append(

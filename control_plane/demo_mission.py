@@ -23,6 +23,8 @@ _EARTH_RADIUS_M = 6_371_000.0
 _FRAME_MISSION = 2
 """Items without a position (RTL): PX4 takes them only in this frame."""
 _FRAME_GLOBAL_RELATIVE_ALT = 3
+_FRAME_MISSION = 2
+"""Items without a position (the return): PX4 refuses an RTL in a position frame."""
 
 
 def offset(lat: float, lon: float, north_m: float, east_m: float) -> tuple[float, float]:
@@ -55,9 +57,8 @@ def sample_plan(
     for north, east in corners:
         wlat, wlon = offset(lat, lon, north, east)
         items.append(_item(len(items), mav_cmd.NAV_WAYPOINT, [0, 0, 0, None, wlat, wlon, alt_m]))
-    items.append(
-        _item(len(items), mav_cmd.NAV_RETURN_TO_LAUNCH, [0, 0, 0, 0, 0, 0, 0], _FRAME_MISSION)
-    )
+    rtl = _item(len(items), mav_cmd.NAV_RETURN_TO_LAUNCH, [0, 0, 0, 0, 0, 0, 0], _FRAME_MISSION)
+    items.append(rtl)
     plan = {
         "fileType": "Plan",
         "groundStation": "gosd",

@@ -52,6 +52,8 @@ ON_REQUEST_ONLY = frozenset({M.MAVLINK_MSG_ID_AUTOPILOT_VERSION})
 """Messages sent when asked for, never streamed by default."""
 MIN_INTERVAL_S = 0.01
 """Streams faster than 100 Hz are clamped."""
+STATUSTEXT_BYTES = 50
+"""The text field of one STATUSTEXT."""
 
 CAPABILITIES = (
     M.MAV_PROTOCOL_CAPABILITY_MISSION_FLOAT
@@ -133,6 +135,8 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
         self._last_state: tuple[object, ...] = ()
         self._last_mission: tuple[int, int, int] = (-1, -1, -1)
         self._last_home: object = None
+        self._text_id = 0
+        """The ``id`` of the last chunked STATUSTEXT (1..65535)."""
         self.missions = MissionProtocol(vehicle, self.mav, self.send, clock)
         self.param_service = ParamProtocol(vehicle.params, self.mav, self.send)
         self._builders: dict[int, Callable[[], Any]] = {
@@ -217,6 +221,10 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
                 result = execute(cmd, self.vehicle, self.faults, self)
             finally:
                 after, self._after_ack = self._after_ack, None
+            # What the command made the vehicle say (a refusal's reason) goes before its
+            # ACK: a client that has the ACK has the reason. PX4 publishes both in one
+            # cycle; MAVLink does not fix their order on the wire.
+            self._send_events()
             self.send(
                 self.mav.command_ack_encode(
                     cmd.command, result, 0, 0, msg.get_srcSystem(), msg.get_srcComponent()
@@ -227,7 +235,12 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
             self._flush_changes()
             self._send_events()
             return
-        if self.missions.handle(msg) or self.param_service.handle(msg):
+        if self.missions.handle(msg):
+            # an upload's verdict (PX4's item or feasibility texts) follows its ACK at once
+            self._flush_changes()
+            self._send_events()
+            return
+        if self.param_service.handle(msg):
             return
         # Anything else (RC, timesync, ...) is ignored as PX4 ignores what it does not use.
 
@@ -316,9 +329,22 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
                 self.send(self.mav.mission_item_reached_encode(event.seq))
                 self.send(self._mission_current())
             else:
-                self.send(
-                    self.mav.statustext_encode(event.severity, event.text.encode("utf-8")[:50])
-                )
+                self._send_text(event.severity, event.text)
+
+    def _send_text(self, severity: int, text: str) -> None:
+        """A STATUSTEXT; a text longer than one message's 50 bytes goes in chunks sharing
+        an ``id``, the last one shorter than 50 bytes (MAVLink 2's rule, which MAVSDK
+        follows to join them)."""
+        data = text.encode("utf-8")
+        if len(data) <= STATUSTEXT_BYTES:
+            self.send(self.mav.statustext_encode(severity, data))
+            return
+        self._text_id = self._text_id % 0xFFFF + 1
+        chunks = [data[i : i + STATUSTEXT_BYTES] for i in range(0, len(data), STATUSTEXT_BYTES)]
+        if len(chunks[-1]) == STATUSTEXT_BYTES:
+            chunks.append(b"")
+        for seq, chunk in enumerate(chunks):
+            self.send(self.mav.statustext_encode(severity, chunk, self._text_id, seq))
 
     # ------------------------------------------------------------ message builders
 

@@ -27,20 +27,20 @@ NAV_RETURN_TO_LAUNCH: int = mavlink.MAV_CMD_NAV_RETURN_TO_LAUNCH
 NAV_LAND: int = mavlink.MAV_CMD_NAV_LAND
 NAV_TAKEOFF: int = mavlink.MAV_CMD_NAV_TAKEOFF
 NAV_DELAY: int = mavlink.MAV_CMD_NAV_DELAY
+NAV_LOITER_TO_ALT: int = mavlink.MAV_CMD_NAV_LOITER_TO_ALT
+NAV_VTOL_TAKEOFF: int = mavlink.MAV_CMD_NAV_VTOL_TAKEOFF
+NAV_VTOL_LAND: int = mavlink.MAV_CMD_NAV_VTOL_LAND
+CONDITION_GATE: int = mavlink.MAV_CMD_CONDITION_GATE
 DO_JUMP: int = mavlink.MAV_CMD_DO_JUMP
 DO_CHANGE_SPEED: int = mavlink.MAV_CMD_DO_CHANGE_SPEED
 
 GLOBAL_FRAMES = frozenset({mavlink.MAV_FRAME_GLOBAL, mavlink.MAV_FRAME_GLOBAL_INT})
 """MAV_FRAME_GLOBAL(_INT): altitude AMSL."""
 RELATIVE_FRAMES = frozenset(
-    {
-        mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT,
-        mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
-        mavlink.MAV_FRAME_GLOBAL_TERRAIN_ALT,
-        mavlink.MAV_FRAME_GLOBAL_TERRAIN_ALT_INT,
-    }
+    {mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT, mavlink.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT}
 )
-"""Relative-altitude frames; terrain frames are treated as relative (flat earth)."""
+"""Altitude above home. Terrain frames are not here: PX4 refuses them at upload
+(``item_acceptance.py``), so no item in them ever reaches the model."""
 MISSION_FRAME: int = mavlink.MAV_FRAME_MISSION
 """MAV_FRAME_MISSION: items without a position."""
 

@@ -4,7 +4,9 @@ The vehicle drives an upload: it answers MISSION_COUNT by requesting each item i
 re-requests on a wall-clock timeout, and swaps the staged list in only at the final
 MISSION_ACK, so a half-finished or hostile upload never replaces what the vehicle flies.
 Downloads answer MISSION_REQUEST_INT with MISSION_ITEM_INT and the legacy
-MISSION_REQUEST with MISSION_ITEM (degrees as floats).
+MISSION_REQUEST with MISSION_ITEM (degrees as floats). Items PX4 would not store (a
+command or frame its parser does not know, ``item_acceptance.py``) end the upload with
+PX4's result and its "IGN MISSION_ITEM: Invalid item" text.
 """
 
 from __future__ import annotations
@@ -16,15 +18,9 @@ from typing import Any
 
 from pymavlink.dialects.v20 import common as mavlink
 
-from simulator.mission_items import (
-    GLOBAL_FRAMES,
-    MAX_ALT_M,
-    MISSION_FRAME,
-    RELATIVE_FRAMES,
-    MissionItem,
-    MissionType,
-)
-from simulator.vehicle import Vehicle
+from simulator.item_acceptance import upload_result
+from simulator.mission_items import MAX_ALT_M, MISSION_FRAME, MissionItem, MissionType
+from simulator.vehicle import Severity, Vehicle
 
 MAX_ITEMS = {MissionType.MISSION: 5000, MissionType.FENCE: 256, MissionType.RALLY: 64}
 """Beyond these counts an upload is answered MAV_MISSION_NO_SPACE."""
@@ -32,9 +28,14 @@ ITEM_TIMEOUT_S = 0.5
 """Wall seconds to wait for an item before requesting it again."""
 ITEM_RETRIES = 5
 """Re-requests of one item before the upload is abandoned (OPERATION_CANCELLED)."""
-SUPPORTED_FRAMES = GLOBAL_FRAMES | RELATIVE_FRAMES | {MISSION_FRAME}
-INT_FRAMES = frozenset({5, 6, 11})
-"""Frames whose x/y are degrees * 1e7 in MISSION_ITEM_INT (the others carry them too)."""
+PX4_PARSE_FAILURES = frozenset(
+    {
+        mavlink.MAV_MISSION_UNSUPPORTED,
+        mavlink.MAV_MISSION_UNSUPPORTED_FRAME,
+        mavlink.MAV_MISSION_INVALID_PARAM1,
+    }
+)
+"""Results PX4's item parser gives; it says "IGN MISSION_ITEM: Invalid item" with them."""
 
 Send = Callable[[Any], None]
 """Sends one pymavlink message to the GCS."""
@@ -170,6 +171,8 @@ class MissionProtocol:
         item, error = _item_from(msg, legacy, mission_type)
         if error is not None or item is None:
             self.upload = None
+            if error in PX4_PARSE_FAILURES:
+                self.vehicle.text("IGN MISSION_ITEM: Invalid item", Severity.CRITICAL)
             self._ack(
                 partner, error if error is not None else mavlink.MAV_MISSION_ERROR, mission_type
             )
@@ -241,9 +244,13 @@ class MissionProtocol:
 def _item_from(
     msg: Any, legacy: bool, mission_type: MissionType
 ) -> tuple[MissionItem | None, int | None]:
-    """A validated item, or the MAV_MISSION_RESULT saying what is wrong with it."""
-    if msg.frame not in SUPPORTED_FRAMES:
-        return None, mavlink.MAV_MISSION_UNSUPPORTED_FRAME
+    """A validated item, or the MAV_MISSION_RESULT saying what is wrong with it: PX4's
+    answer first (``item_acceptance.py``), then the simulator's own guards against
+    numbers no vehicle could fly (PX4 stores those and fails later)."""
+    frame, command, param1 = int(msg.frame), int(msg.command), float(msg.param1)
+    result = upload_result(frame, command, param1, legacy=legacy, mission_type=mission_type)
+    if result != mavlink.MAV_MISSION_ACCEPTED:
+        return None, result
     if legacy:
         if not (math.isfinite(msg.x) and math.isfinite(msg.y)):
             return None, mavlink.MAV_MISSION_INVALID_PARAM5_X

@@ -57,9 +57,16 @@ SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("GF_ACTION", ParamType.INT32, 1, 0, 4),
     ParamSpec("GF_MAX_HOR_DIST", ParamType.REAL32, 0.0, 0, 10_000),
     ParamSpec("GF_MAX_VER_DIST", ParamType.REAL32, 0.0, 0, 10_000),
-    ParamSpec("MIS_DIST_1WP", ParamType.REAL32, 900.0, 0, 10_000),
+    ParamSpec("MIS_DIST_1WP", ParamType.REAL32, 10_000.0, -1, 100_000),
+    ParamSpec("MIS_TKO_LAND_REQ", ParamType.INT32, 0, 0, 5),
+    ParamSpec("COM_ARM_MIS_REQ", ParamType.INT32, 0, 0, 1),
 )
-"""The parameter set, in index order (PARAM_VALUE's ``param_index``)."""
+"""The parameter set, in index order (PARAM_VALUE's ``param_index``), with PX4 v1.15's
+defaults. The mission ones: ``MIS_DIST_1WP`` (the first waypoint must be closer than this
+to the vehicle; 10 km since PX4 PR #23193, <= 0 disables), ``MIS_TKO_LAND_REQ`` (takeoff /
+landing items a mission must have, 0-5, see ``feasibility.py``), ``COM_ARM_MIS_REQ`` (1:
+no arming at all without a valid mission; by default only arming *in Mission mode* needs
+one)."""
 
 
 def float_bits_of_int32(value: int) -> float:

@@ -19,6 +19,16 @@ Chosen behaviours where PX4 has options (documented so tests and users can rely 
   position, mission state COMPLETE (unless the last item was RTL or land).
 - No pre-flight auto-disarm (``COM_DISARM_PRFLT``): at high speed-ups it would disarm
   between MAVSDK's arm and takeoff round trips.
+- Mission validity, as PX4's navigator and commander decide it: PX4's feasibility check
+  (``feasibility.py``) runs when a mission is uploaded, when the fence changes, and when
+  home first becomes known with a mission unchecked (PX4 runs it once it can: home, a
+  position and the fence loaded); its texts go out as STATUSTEXT. An invalid mission is
+  reported ``NO_MISSION`` in MISSION_CURRENT; switching to Mission mode is refused
+  ("Switching to Mission is currently not available", TEMPORARILY_REJECTED), as is
+  MISSION_START ("Mission start denied! No valid mission", DENIED), and arming *in Mission
+  mode* (or in any mode with ``COM_ARM_MIS_REQ`` 1). Arming and taking off in another mode
+  are allowed, as on PX4. An invalid mission uploaded while flying one: the vehicle
+  leaves Mission mode and holds ("No valid mission available, loitering").
 """
 
 from __future__ import annotations
@@ -27,8 +37,9 @@ import math
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 
-from simulator import geo, geofence
+from simulator import feasibility, geo, geofence
 from simulator.mission_items import (
+    CONDITION_GATE,
     DO_CHANGE_SPEED,
     DO_JUMP,
     GLOBAL_FRAMES,
@@ -36,9 +47,12 @@ from simulator.mission_items import (
     NAV_DELAY,
     NAV_LAND,
     NAV_LOITER_TIME,
+    NAV_LOITER_TO_ALT,
     NAV_LOITER_UNLIM,
     NAV_RETURN_TO_LAUNCH,
     NAV_TAKEOFF,
+    NAV_VTOL_LAND,
+    NAV_VTOL_TAKEOFF,
     NAV_WAYPOINT,
     MissionItem,
     MissionType,
@@ -98,6 +112,7 @@ class Severity(IntEnum):
     """MAV_SEVERITY values used in STATUSTEXT."""
 
     CRITICAL = 2
+    ERROR = 3
     WARNING = 4
     INFO = 6
 
@@ -112,6 +127,17 @@ FALL_SPEED_M_S = 8.0
 """Descent rate of a vehicle disarmed in the air."""
 ALT_ACCEPT_M = 1.0
 """Vertical acceptance for waypoints, metres."""
+MAX_TEXT_CHARS = 127
+"""PX4's longest STATUSTEXT (its log message buffer); longer ones go out in 50-byte chunks."""
+
+TAKEOFF_ITEMS = frozenset({NAV_TAKEOFF, NAV_VTOL_TAKEOFF})
+LAND_ITEMS = frozenset({NAV_LAND, NAV_VTOL_LAND})
+"""A multicopter flies PX4's VTOL takeoff and land items as plain ones (PX4 says the
+mission is "rejected" for them but does not mark it invalid: ``feasibility.py``)."""
+POINT_ITEMS = frozenset(
+    {NAV_WAYPOINT, NAV_LOITER_UNLIM, NAV_LOITER_TIME, NAV_LOITER_TO_ALT, CONDITION_GATE}
+)
+"""Items flown to their point (LOITER_TO_ALT and a gate fly like a waypoint here)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +189,10 @@ class Vehicle:
         self.fence: list[MissionItem] = []
         self.rally: list[MissionItem] = []
         self.zones: list[geofence.Zone] = []
+        self.mission_valid = False
+        """PX4's ``mission_result.valid``: the mission passed the feasibility check."""
+        self._mission_checked = True
+        """False while a mission waits for home to be checked."""
         self.mission_seq = 0
         """The current mission item."""
         self.sim_time_s = 0.0
@@ -219,8 +249,8 @@ class Vehicle:
 
     @property
     def mission_state(self) -> MissionState:
-        if not self.mission:
-            return MissionState.NO_MISSION
+        if not self.mission or not self.mission_valid:
+            return MissionState.NO_MISSION  # PX4 reports an invalid mission as none
         if self._mission_complete:
             return MissionState.COMPLETE
         if self.mode is Px4Mode.AUTO_MISSION:
@@ -239,6 +269,9 @@ class Vehicle:
             return "Arming denied: home position not set"
         if self.battery_pct <= self.params["BAT_CRIT_THR"] * 100:
             return "Arming denied: battery critically low"
+        mission_needed = self.mode is Px4Mode.AUTO_MISSION or self.params.get_int("COM_ARM_MIS_REQ")
+        if mission_needed and not self.mission_valid:
+            return "Arming denied: Resolve system health failures first"  # "No valid mission"
         return None
 
     def snapshot(self) -> dict[str, object]:
@@ -262,6 +295,7 @@ class Vehicle:
             "mission_items": len(self.mission),
             "mission_seq": self.mission_seq,
             "mission_state": self.mission_state.name,
+            "mission_valid": self.mission_valid,
             "fence_items": len(self.fence),
             "rally_items": len(self.rally),
             "sim_time_s": round(self.sim_time_s, 3),
@@ -270,7 +304,7 @@ class Vehicle:
     # ----------------------------------------------------------------- commands
 
     def text(self, text: str, severity: Severity = Severity.INFO) -> None:
-        self.events.append(VehicleEvent("text", text=text[:50], severity=severity))
+        self.events.append(VehicleEvent("text", text=text[:MAX_TEXT_CHARS], severity=severity))
 
     def arm(self, force: bool = False) -> str | None:
         """Arm; the refusal reason, or None when armed."""
@@ -310,8 +344,8 @@ class Vehicle:
 
     def set_mode(self, mode: Px4Mode) -> str | None:
         """A mode change asked by the GCS; the refusal reason or None."""
-        if mode is Px4Mode.AUTO_MISSION and not self.mission:
-            return "Mission mode denied: no mission"
+        if mode is Px4Mode.AUTO_MISSION and not self.mission_valid:
+            return "Switching to Mission is currently not available"
         if mode is Px4Mode.AUTO_RTL and self.home is None:
             return "RTL denied: no home position"
         if mode is Px4Mode.AUTO_TAKEOFF:
@@ -322,8 +356,9 @@ class Vehicle:
         return None
 
     def start_mission(self, first: int = 0) -> str | None:
-        if not self.mission:
-            return "Mission start denied: no mission"
+        """MISSION_START: fly the mission from ``first``; the refusal reason or None."""
+        if not self.mission_valid:
+            return "Mission start denied! No valid mission"
         if not 0 <= first < len(self.mission):
             return "Mission start denied: bad item"
         self.set_mission_current(first)
@@ -368,12 +403,48 @@ class Vehicle:
             self._reset_item()
             if not items and self.mode is Px4Mode.AUTO_MISSION:
                 self._set_mode(Px4Mode.AUTO_LOITER)
+            self._check_mission()
         elif mission_type is MissionType.FENCE:
             self.fence = items
             self.zones = geofence.zones_from_fence(items)
             self._fence_breached = False
+            if self.mission:
+                self._check_mission()  # PX4 checks the mission again against a new fence
         else:
             self.rally = items
+
+    def _check_mission(self) -> None:
+        """PX4's feasibility check of the mission, saying what fails (``feasibility.py``).
+
+        Without home PX4 cannot run it yet: the mission stays invalid, unchecked, and is
+        checked once home is known (``step``)."""
+        self._mission_checked = self.home is not None or not self.mission
+        home = self.home
+        verdict = feasibility.check(
+            self.mission,
+            feasibility.Situation(
+                home=None if home is None else (home.lat_deg, home.lon_deg, home.alt_amsl_m),
+                position=(self.lat_deg, self.lon_deg),
+                landed=not self.in_air,
+                zones=self.zones,
+                dist_1wp_m=self.params["MIS_DIST_1WP"],
+                takeoff_land_req=self.params.get_int("MIS_TKO_LAND_REQ"),
+                max_hor_dist_m=self.params["GF_MAX_HOR_DIST"],
+                max_ver_dist_m=self.params["GF_MAX_VER_DIST"],
+            ),
+        )
+        if home is None:
+            verdict.texts.clear()  # PX4 waits for a position lock before it checks
+        self.mission_valid = verdict.valid
+        for text, severity in verdict.texts:
+            self.text(text, Severity(severity))
+        if not verdict.valid and self.mission and self.mode is Px4Mode.AUTO_MISSION:
+            # The navigator stops the mission; armed, the commander's failsafe holds. A
+            # disarmed vehicle stays in Mission mode, where it cannot be armed now.
+            landed = "refusing takeoff" if not self.in_air else "loitering"
+            self.text(f"No valid mission available, {landed}", Severity.CRITICAL)
+            if self.armed:
+                self._set_mode(Px4Mode.AUTO_LOITER)
 
     def set_battery(self, pct: float) -> None:
         """Fault injection: the battery jumps to ``pct`` percent."""
@@ -392,6 +463,8 @@ class Vehicle:
         self.sim_time_s += dt_s
         if self.home is None and self.gps_fix_type >= 3:
             self.home = Home(self.lat_deg, self.lon_deg, self.ground_alt_amsl_m)
+        if not self._mission_checked and self.home is not None:
+            self._check_mission()
         self._failsafes()
         before = (self.lat_deg, self.lon_deg, self.alt_amsl_m)
         if not self.armed:
@@ -409,7 +482,7 @@ class Vehicle:
 
     def _wants_to_climb(self) -> bool:
         return self.mode in (Px4Mode.AUTO_TAKEOFF, Px4Mode.AUTO_MISSION) and not (
-            self.mode is Px4Mode.AUTO_MISSION and self._mission_complete
+            self.mode is Px4Mode.AUTO_MISSION and (self._mission_complete or not self.mission_valid)
         )
 
     def _unpowered(self, dt_s: float) -> None:
@@ -566,7 +639,7 @@ class Vehicle:
         self._reset_item()
 
     def _mission_step(self, dt_s: float) -> None:
-        if self._mission_complete or not self.mission:
+        if self._mission_complete or not self.mission or not self.mission_valid:
             if self.landed_state is not LandedState.ON_GROUND:
                 lat, lon, alt = self._hold
                 self._fly_to(lat, lon, alt, dt_s, self._cruise())
@@ -595,10 +668,17 @@ class Vehicle:
         return False
 
     def _run_item(self, item: MissionItem, dt_s: float) -> bool:
-        """Work on the current item; True when this step's time is used up."""
+        """Work on the current item; True when this step's time is used up.
+
+        Flown: takeoff, waypoint, the loiters, LOITER_TO_ALT and CONDITION_GATE (to their
+        point), land, RTL, NAV_DELAY, DO_JUMP, DO_CHANGE_SPEED. Every other command that
+        reaches the model is one PX4 accepts at upload and in its feasibility check but
+        whose effect the model does not simulate (camera, gimbal, ROI, DO_SET_HOME,
+        DO_LAND_START, DO_VTOL_TRANSITION, winch, gripper, actuator...): it is reached at
+        once. Commands PX4 does not accept never get here (``item_acceptance.py``)."""
         cmd, seq = item.command, self.mission_seq
         target = self._item_target or self._item_point(item)
-        if cmd == NAV_TAKEOFF:
+        if cmd in TAKEOFF_ITEMS:
             self.landed_state = (
                 LandedState.TAKEOFF if self.alt_amsl_m < target[2] - 0.5 else self.landed_state
             )
@@ -609,11 +689,9 @@ class Vehicle:
                 return False
             self._fly_to(self.lat_deg, self.lon_deg, target[2], dt_s, 0.0)
             return True
-        if cmd in (NAV_WAYPOINT, NAV_LOITER_UNLIM, NAV_LOITER_TIME, NAV_LAND) and (
-            self._implicit_takeoff(dt_s)
-        ):
+        if (cmd in POINT_ITEMS or cmd in LAND_ITEMS) and self._implicit_takeoff(dt_s):
             return True
-        if cmd in (NAV_WAYPOINT, NAV_LOITER_UNLIM, NAV_LOITER_TIME):
+        if cmd in POINT_ITEMS:
             lat, lon, alt = target
             alt = max(alt, self.ground_alt_amsl_m + 1.0)
             if not self._item_arrived:
@@ -630,12 +708,13 @@ class Vehicle:
             if cmd == NAV_LOITER_UNLIM:
                 return True
             self._item_wait_s += dt_s
-            if self._item_wait_s < max(item.param1, 0.0):
+            hold_s = item.param1 if cmd in (NAV_WAYPOINT, NAV_LOITER_TIME) else 0.0
+            if self._item_wait_s < max(hold_s, 0.0):
                 return True
             self._reached(seq)
             self._advance()
             return True
-        if cmd == NAV_LAND:
+        if cmd in LAND_ITEMS:
             lat, lon, _ = target
             if not self._item_arrived:
                 left = self._fly_to(lat, lon, self.alt_amsl_m, dt_s, self._cruise())
@@ -678,7 +757,7 @@ class Vehicle:
             return False
         if cmd == DO_CHANGE_SPEED:
             self.set_speed(item.param2)
-        # camera, gimbal, other DO_* and unknown commands complete at once
+        # accepted by PX4, not simulated (see the docstring): reached at once
         self._reached(seq)
         self._advance()
         return False

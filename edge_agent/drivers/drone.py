@@ -89,6 +89,16 @@ UPLOAD_ATTEMPTS = 3
 FAILSAFE_GRACE_S = 1.0
 """How long the vehicle may be off its mission before that is taken for a failsafe."""
 
+MISSION_REFUSED = (
+    "Mission rejected",
+    "First waypoint too far away",
+    "Geofence violation for waypoint",
+    "Distance between waypoint and gate",
+)
+"""How PX4 starts the texts of a failed mission feasibility check (after an upload it
+stores): a vehicle that said one will not start the mission, so the job ends before
+take-off (PX4 itself allows arming and a takeoff outside Mission mode)."""
+
 LOW_BATTERY_PCT = 20.0
 """At or below this charge, a vehicle leaving its mission is taken for the low-battery
 failsafe (PX4's default ``BAT_LOW_THR`` is 15 %, its RTL triggers there)."""
@@ -229,6 +239,7 @@ class DroneDriver:
                 log.warning("the vehicle's geofence could not be read (%s): not checked", exc)
         home = (s.home_lat_deg, s.home_lon_deg, s.home_alt_amsl_m)
         await asyncio.to_thread(check_at_vehicle, flight, parsed, limits, home, fence, default_m)
+        flight.warnings_at = self.state.warnings  # the vehicle's verdict on it follows
         try:
             await self._upload("mission", self.vehicle.upload_mission, flight.mission)
             if parsed.fence:
@@ -316,8 +327,14 @@ class DroneDriver:
                 self._flight = None
 
     async def _take_off(self, flight: Flight, report: ProgressReporter) -> None:
-        await report(Progress(current=flight.current, total=flight.total, stage="takeoff"))
         await self.vehicle.set_takeoff_altitude(flight.takeoff_alt_m)
+        said = self.state.warnings_since(flight.warnings_at)  # since the upload
+        # The vehicle checks again after the fence upload: the same text may come twice.
+        if refused := list(dict.fromkeys(t for t in said if t.startswith(MISSION_REFUSED))):
+            raise DriverError(
+                JobFailure.INVALID_MISSION, f"the vehicle refused the mission: {'; '.join(refused)}"
+            )
+        await report(Progress(current=flight.current, total=flight.total, stage="takeoff"))
         await self.vehicle.arm()
         await self.vehicle.takeoff()
         target_m = 0.9 * flight.takeoff_alt_m
@@ -336,7 +353,13 @@ class DroneDriver:
             reason=JobFailure.COMMAND_DENIED,
             watch=disarmed,
         )
-        await self.vehicle.start_mission()
+        try:
+            await self.vehicle.start_mission()
+        except VehicleCommandError as exc:  # what the vehicle said since the upload says why
+            words = "; ".join(self.state.warnings_since(flight.warnings_at))
+            failure = job_error(exc)
+            detail = f"{failure} ({words})" if words else str(failure)
+            raise DriverError(failure.code, detail) from None
         speed = flight.options.speed_m_s or self.settings.mission_speed_m_s
         if speed is not None:
             try:

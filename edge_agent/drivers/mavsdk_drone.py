@@ -129,6 +129,23 @@ _MISSION_OUTCOMES = {
     MissionRawResult.CURRENT_INVALID: Outcome.INVALID,
     MissionRawResult.INT_MESSAGES_NOT_SUPPORTED: Outcome.UNSUPPORTED,
 }
+_UPLOAD_OUTCOMES = {
+    **_MISSION_OUTCOMES,
+    MissionRawResult.UNSUPPORTED: Outcome.INVALID,
+    MissionRawResult.PROTOCOL_ERROR: Outcome.INVALID,
+}
+"""An upload's failures: what the vehicle refuses in the items is the mission's fault."""
+_UPLOAD_REFUSALS = {
+    MissionRawResult.UNSUPPORTED: "an item's command or frame is not one the vehicle takes "
+    "(MAV_MISSION_UNSUPPORTED or UNSUPPORTED_FRAME; MAVSDK names neither which nor the item)",
+    MissionRawResult.INVALID_ARGUMENT: "an item's parameter is out of what the vehicle takes "
+    "(MAV_MISSION_INVALID_PARAM*)",
+    MissionRawResult.PROTOCOL_ERROR: "the vehicle answered MAV_MISSION_ERROR (PX4: a fence or "
+    "rally item in the mission, or a fence polygon of fewer than 3 vertices)",
+    MissionRawResult.TOO_MANY_MISSION_ITEMS: "more items than the vehicle can hold",
+    MissionRawResult.DENIED: "the vehicle does not take a mission now",
+}
+"""What MAVSDK's upload results mean, in the words the job's failure detail gives."""
 _WARNINGS = frozenset(
     {
         StatusTextType.WARNING,
@@ -371,8 +388,10 @@ class MavsdkVehicle:
         outcomes: Mapping[Any, Outcome],
         *,
         timeout_s: float | None = None,
+        meanings: Mapping[Any, str] | None = None,
     ) -> None:
-        """Run a blocking MAVSDK call on the vehicle's own threads; map its failure."""
+        """Run a blocking MAVSDK call on the vehicle's own threads; map its failure (and
+        say what the result means, where ``meanings`` knows)."""
         if self._system is None:
             raise VehicleCommandError(command, Outcome.NO_VEHICLE, "no autopilot found yet")
         loop = asyncio.get_running_loop()
@@ -383,7 +402,9 @@ class MavsdkVehicle:
             raise VehicleCommandError(command, Outcome.TIMEOUT, "no answer") from None
         except (ActionError, MissionRawError) as exc:
             outcome = outcomes.get(exc.result, Outcome.FAILED)
-            raise VehicleCommandError(command, outcome, exc.result.name) from None
+            meaning = (meanings or {}).get(exc.result)
+            detail = exc.result.name + (f": {meaning}" if meaning else "")
+            raise VehicleCommandError(command, outcome, detail) from None
 
     @property
     def _act(self) -> Action:
@@ -453,8 +474,9 @@ class MavsdkVehicle:
         await self._call(
             command,
             lambda: method(raw) if method else None,
-            _MISSION_OUTCOMES,
+            _UPLOAD_OUTCOMES,
             timeout_s=self.upload_timeout_s,
+            meanings=_UPLOAD_REFUSALS,
         )
 
     async def upload_mission(self, items: Sequence[MissionItem]) -> None:

@@ -136,7 +136,7 @@ def wpl(home: tuple[float, float, float]) -> bytes:
     for north, east in [(SIDE_M, 0.0), (SIDE_M, SIDE_M), (0.0, SIDE_M), (0.0, 0.0)]:
         wlat, wlon = offset(lat, lon, north, east)
         rows.append((len(rows), 0, 3, 16, wlat, wlon, ALT_M))
-    rows.append((len(rows), 0, 2, 20, 0.0, 0.0, 0.0))
+    rows.append((len(rows), 0, 2, 20, 0.0, 0.0, 0.0))  # no position: MAV_FRAME_MISSION
     lines = ["QGC WPL 110"]
     for i, current, frame, command, x, y, z in rows:
         lines.append(

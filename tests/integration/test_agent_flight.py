@@ -393,3 +393,26 @@ async def test_a_failsafe_while_the_agent_was_away_fails_the_job_after_landing(
     assert "the vehicle landed" in events[-1]["detail"]
     vehicle = fleet.vehicles[0].snapshot()
     assert (vehicle["armed"], vehicle["landed_state"]) == (False, "ON_GROUND")
+
+
+async def test_a_mission_the_vehicle_refuses_fails_before_take_off_in_its_words(
+    cp: ControlPlane, blobs: BlobServer, fleet: SimFleet
+) -> None:
+    """A vehicle set to require a landing item (PX4's MIS_TKO_LAND_REQ 2, as an operator
+    sets it) stores a mission without one, then its feasibility check refuses it: the job
+    fails before the vehicle is armed, with the vehicle's text (52 bytes: two STATUSTEXT
+    chunks, joined)."""
+    fleet.vehicles[0].params.set("MIS_TKO_LAND_REQ", 2)
+    ref = blobs.add("55", wpl_mission(3))
+    await cp.call("job_start", start_params(ref))
+    events = await history(cp)
+    last = events[-1]
+    assert (last["state"], last["reason"]) == ("failed", "invalid_mission")
+    assert last["detail"] == (
+        "the vehicle refused the mission: Mission rejected: Landing waypoint/pattern required."
+    )
+    assert items(events) == [] and "takeoff" not in stages(events)
+    vehicle = fleet.vehicles[0].snapshot()
+    assert (vehicle["armed"], vehicle["landed_state"]) == (False, "ON_GROUND")
+    assert (vehicle["mission_items"], vehicle["mission_valid"]) == (4, False)
+    assert vehicle["rel_alt_m"] == 0

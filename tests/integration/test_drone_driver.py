@@ -20,7 +20,7 @@ import pytest
 
 from edge_agent.drivers import DriverError, load_driver
 from edge_agent.drivers.drone import DroneDriver
-from edge_agent.drivers.vehicle import Mode
+from edge_agent.drivers.vehicle import Mode, Outcome, VehicleCommandError
 from shared import mav_cmd
 from shared.errors import JobFailure, RpcErrorCode
 from shared.messages import JobSpec, Progress
@@ -36,6 +36,7 @@ SPEEDUP = 25.0
 """Simulated seconds per wall second: a 3-waypoint mission flies in a few seconds."""
 
 ARM_DISARM = 400
+DO_SET_MODE = 176
 
 
 def metres_from_home(driver: DroneDriver) -> float:
@@ -382,24 +383,34 @@ async def test_a_bad_mission_file_fails_with_its_location(
     assert failure.value.code is JobFailure.INVALID_JOB
 
 
-def plan_with_fence(fence_radius_m: float, waypoints_east_m: list[float]) -> bytes:
+def plan_with_fence(
+    fence_radius_m: float,
+    waypoints_east_m: list[float],
+    *,
+    polygon_m: list[tuple[float, float]] | None = None,
+    waypoints_m: list[tuple[float, float]] | None = None,
+) -> bytes:
     """A QGroundControl .plan: takeoff and waypoints east of home, an inclusion circle
-    around home, one rally point."""
+    around home, one rally point. ``polygon_m`` (north, east) replaces the circle with an
+    inclusion polygon, ``waypoints_m`` (north, east) the waypoints."""
     lat0, lon0, alt0 = SIM_HOME
     metres_per_deg_lon = 111_320.0 * math.cos(math.radians(lat0))
 
-    def item(seq: int, command: int, east_m: float) -> dict[str, Any]:
-        lon = lon0 + east_m / metres_per_deg_lon
+    def latlon(north_m: float, east_m: float) -> list[float]:
+        return [lat0 + north_m / 111_320.0, lon0 + east_m / metres_per_deg_lon]
+
+    def item(seq: int, command: int, north_m: float, east_m: float) -> dict[str, Any]:
         return {
             "type": "SimpleItem",
             "autoContinue": True,
             "command": command,
             "doJumpId": seq + 1,
             "frame": 3,
-            "params": [0, 0, 0, None, lat0, lon, 15],
+            "params": [0, 0, 0, None, *latlon(north_m, east_m), 15],
         }
 
-    items = [item(0, 22, 0.0)] + [item(i + 1, 16, e) for i, e in enumerate(waypoints_east_m)]
+    points = waypoints_m or [(0.0, e) for e in waypoints_east_m]
+    items = [item(0, 22, 0.0, 0.0)] + [item(i + 1, 16, *p) for i, p in enumerate(points)]
     plan = {
         "fileType": "Plan",
         "groundStation": "QGroundControl",
@@ -415,8 +426,12 @@ def plan_with_fence(fence_radius_m: float, waypoints_east_m: list[float]) -> byt
         },
         "geoFence": {
             "version": 2,
-            "polygons": [],
-            "circles": [
+            "polygons": []
+            if polygon_m is None
+            else [{"inclusion": True, "version": 1, "polygon": [latlon(*p) for p in polygon_m]}],
+            "circles": []
+            if polygon_m is not None
+            else [
                 {
                     "inclusion": True,
                     "version": 1,
@@ -433,8 +448,9 @@ async def test_a_geofence_breach_fails_the_job_geofence_after_the_return(
     tmp_path: Path,
 ) -> None:
     """The vehicle's own distance limit (``GF_MAX_HOR_DIST``, a parameter the agent does not
-    know) ends the flight: a plan crossing its own fence is refused before upload instead
-    (``test_drone_feasibility.py``)."""
+    know) ends the flight. PX4 refuses a mission with a waypoint beyond it, and the agent a
+    plan whose path leaves its own fence (``test_drone_feasibility.py``), so the limit is
+    tightened in flight, as an operator may from a ground station."""
     port = free_udp_port()
     params = {"GF_ACTION": 3, "GF_MAX_HOR_DIST": 150}
     async with SimFleet(1, base_port=port, speedup=SPEEDUP, params=params) as fleet:
@@ -442,17 +458,24 @@ async def test_a_geofence_breach_fails_the_job_geofence_after_the_return(
         await driver.start()
         try:
             await until(_ready(driver), "the vehicle is ready", 10)
-            plan = plan_with_fence(2000.0, [100.0, 300.0, 500.0])
+            plan = plan_with_fence(2000.0, [100.0, 140.0])
             spec = job()
             await driver.prepare(spec, {"mission": mission_file(tmp_path, plan, "fenced.plan")})
             vehicle = fleet.vehicles[0].snapshot()
             assert (vehicle["fence_items"], vehicle["rally_items"]) == (1, 1)
             progress = Recorder()
+            flight = asyncio.create_task(driver.run(spec, progress))
+
+            async def at_the_first_waypoint() -> bool:
+                return 1 in progress.items or flight.done()
+
+            await until(at_the_first_waypoint, "the first waypoint, 100 m out", 30)
+            fleet.vehicles[0].params.set("GF_MAX_HOR_DIST", 50)
             with pytest.raises(DriverError) as failure:
-                await driver.run(spec, progress)
+                await flight
             assert failure.value.code is JobFailure.GEOFENCE
             assert "geofence" in str(failure.value).lower()
-            assert progress.items == [0, 1]  # the 300 m waypoint is beyond the 150 m limit
+            assert progress.items == [0, 1]
             assert driver.state.down_and_safe
             assert metres_from_home(driver) < 3.0
         finally:
@@ -753,3 +776,63 @@ async def test_an_agent_back_after_the_mission_ended_in_the_air_finishes_the_job
     assert progress.items + rest.items == [0, 1, 2, 3]
     assert rest.stages[-2:] == ["returning", "landed"]
     assert metres_from_home(again) < 3.0
+
+
+async def test_a_mission_the_vehicle_finds_infeasible_fails_before_take_off(
+    fleet: SimFleet, driver: DroneDriver, tmp_path: Path
+) -> None:
+    """The vehicle requires a landing (PX4's MIS_TKO_LAND_REQ 2, a vehicle parameter the
+    agent's own check does not know): it stores the mission, its feasibility check refuses
+    it, and the job ends with PX4's words, on the ground."""
+    fleet.vehicles[0].params.set("MIS_TKO_LAND_REQ", 2)
+    spec = job()
+    await driver.prepare(spec, {"mission": mission_file(tmp_path, wpl_mission(2))})
+    progress = Recorder()
+    with pytest.raises(DriverError) as failure:
+        await driver.run(spec, progress)
+    assert failure.value.code is JobFailure.INVALID_MISSION
+    assert str(failure.value) == (
+        "the vehicle refused the mission: Mission rejected: Landing waypoint/pattern required."
+    )
+    assert progress.items == []
+    vehicle = fleet.vehicles[0]
+    assert not vehicle.armed and vehicle.landed_state.name == "ON_GROUND"
+
+
+async def test_a_mission_with_an_item_px4_does_not_take_is_refused_at_upload(
+    fleet: SimFleet, driver: DroneDriver, tmp_path: Path
+) -> None:
+    """A LOITER_TURNS (18) sent straight to the vehicle (the agent's own check refuses it
+    before upload): the vehicle answers MAV_MISSION_UNSUPPORTED and keeps no mission."""
+    rows = wpl_mission(2).decode().splitlines()
+    turns = rows[2].split("\t")
+    turns[0], turns[3] = "3", "18"
+    content = ("\n".join([*rows, "\t".join(turns)]) + "\n").encode()
+    with pytest.raises(DriverError) as refused:
+        await driver.prepare(job(), {"mission": mission_file(tmp_path, content)})
+    assert "command 18 (NAV_LOITER_TURNS) is not flown by PX4" in str(refused.value)
+    with pytest.raises(VehicleCommandError) as failure:
+        await driver.vehicle.upload_mission(parse_mission_file(content).mission)
+    assert failure.value.outcome is Outcome.INVALID
+    detail = str(failure.value)
+    assert detail.startswith("upload mission: invalid (UNSUPPORTED"), detail
+    assert "command or frame" in detail
+    assert fleet.vehicles[0].mission == []
+
+
+async def test_a_refused_mission_start_carries_what_the_vehicle_said(
+    fleet: SimFleet, driver: DroneDriver, tmp_path: Path
+) -> None:
+    """Mission mode refused after the takeoff (a refusal injected here; on PX4 a verdict
+    that came too late to stop the takeoff): the failure quotes the vehicle's texts."""
+    fleet.faults[0].set_rejected(frozenset({DO_SET_MODE}))
+    spec = job()
+    await driver.prepare(spec, {"mission": mission_file(tmp_path, wpl_mission(2))})
+    with pytest.raises(DriverError) as failure:
+        await driver.run(spec, Recorder())
+    assert failure.value.code is JobFailure.COMMAND_DENIED
+    assert str(failure.value) == (
+        "start mission: denied (DENIED) (Command 176 rejected (fault injected))"
+    )
+    fleet.faults[0].set_rejected(None)
+    await driver.stop("land")

@@ -74,8 +74,7 @@ def wpl(*rows: tuple[int, int, float, float, float], home_alt_m: float | None = 
     for frame, command, north, east, alt in rows:
         lat, lon = at(north, east) if frame != 2 else (0.0, 0.0)
         lines.append(
-            f"{len(lines) - 1}\t0\t{frame}\t{command}\t0\t0\t0\t0"
-            f"\t{lat:.7f}\t{lon:.7f}\t{alt}\t1"
+            f"{len(lines) - 1}\t0\t{frame}\t{command}\t0\t0\t0\t0\t{lat:.7f}\t{lon:.7f}\t{alt}\t1"
         )
     return ("\n".join(lines) + "\n").encode()
 

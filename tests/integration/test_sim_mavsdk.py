@@ -21,7 +21,7 @@ from mavsdk.asyncio.plugins.param import ParamAsync
 from mavsdk.asyncio.plugins.telemetry import TelemetryAsync
 from mavsdk.plugins.action import ActionError
 from mavsdk.plugins.geofence import Circle, FenceType, GeofenceData, Point
-from mavsdk.plugins.mission_raw import MissionItem, MissionRawError
+from mavsdk.plugins.mission_raw import MissionItem, MissionRawError, MissionRawResult
 from mavsdk.plugins.param import ParamError
 from mavsdk.plugins.telemetry import FlightMode, LandedState
 
@@ -220,6 +220,24 @@ async def test_refusals_reach_mavsdk_as_errors(drone: Drone) -> None:
     assert drone.fleet.vehicles[0].mission == []
 
 
+async def test_an_item_px4_does_not_take_is_refused_at_upload_as_unsupported(drone: Drone) -> None:
+    """Sent directly (MissionRaw, no checks of ours on the way), a mission holding a
+    command PX4's mission protocol does not take (LOITER_TURNS), or a terrain frame, is
+    refused by the vehicle at upload; MAVSDK reports both as UNSUPPORTED."""
+    m = drone.mission
+    good = [waypoint(0, 0, 0, 10, command=22), waypoint(1, 40, 0, 10)]
+    await m.upload_mission(good)
+    turns = waypoint(2, 80, 0, 10, command=18)
+    with pytest.raises(MissionRawError, match="UNSUPPORTED") as refused:
+        await m.upload_mission([*good, turns])
+    assert refused.value.result is MissionRawResult.UNSUPPORTED
+    terrain = waypoint(2, 80, 0, 10)
+    terrain.frame = 11  # MAV_FRAME_GLOBAL_TERRAIN_ALT_INT
+    with pytest.raises(MissionRawError, match="UNSUPPORTED"):
+        await m.upload_mission([*good, terrain])
+    assert [i.command for i in drone.fleet.vehicles[0].mission] == [22, 16]  # the old one
+
+
 async def _not_armable(t: TelemetryAsync) -> bool:
     return not (await t.health()).is_armable
 
@@ -253,9 +271,17 @@ async def test_geofence_plugin_upload_and_a_breach_returns_home(drone: Drone) ->
     assert [z.radius_m for z in vehicle.zones] == [40.0]
     await drone.param.set_param_int("GF_ACTION", 3)
     await until(lambda: _armable(t), "armable")
+    # A mission with a waypoint outside the fence never starts (PX4's feasibility check)...
     await drone.mission.upload_mission([waypoint(0, 0, 0, 10, command=22), waypoint(1, 200, 0, 10)])
     await a.arm()
-    await drone.mission.start_mission()
+    with pytest.raises(MissionRawError, match="DENIED"):
+        await drone.mission.start_mission()
+    # ...so the breach is flown by hand: take off and go there.
+    await a.set_takeoff_altitude(10.0)
+    await a.takeoff()
+    await until(lambda: _mode_is(t, FlightMode.HOLD), "hovering", within=15)
+    lat, lon = geo.moved(DEFAULT_HOME[0], DEFAULT_HOME[1], 200, 0)
+    await a.goto_location(lat, lon, DEFAULT_HOME[2] + 10, 0)
     await until(
         lambda: _mode_is(t, FlightMode.RETURN_TO_LAUNCH), "the breach starts RTL", within=20
     )

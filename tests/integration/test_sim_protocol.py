@@ -33,6 +33,7 @@ class Gcs:
         self.parser.robust_parsing = True
         self.vehicle_addr: tuple[str, int] | None = None
         self.inbox: list[Any] = []
+        self.consumed: list[Any] = []
 
     def pump(self) -> None:
         while True:
@@ -56,10 +57,14 @@ class Gcs:
     async def expect(
         self, kind: str, where: Callable[[Any], bool] = lambda m: True, within: float = 5
     ) -> Any:
+        """The first such message; it and the ones before it leave the inbox (those are
+        kept in ``consumed`` until the next call)."""
+
         async def found() -> Any:
             self.pump()
             for i, message in enumerate(self.inbox):
                 if message.get_type() == kind and where(message):
+                    self.consumed = self.inbox[: i + 1]
                     del self.inbox[: i + 1]
                     return message
             return None
@@ -330,10 +335,14 @@ async def test_commands_answer_px4_results(link: tuple[SimFleet, Gcs]) -> None:
     fleet, gcs = link
     nan = float("nan")
 
+    said: list[Any] = []
+
     async def command(cmd: int, *params: float) -> int:
+        """The command's result; what came before its ACK is kept in ``said``."""
         full = (list(params) + [nan] * 7)[:7]
         gcs.send(gcs.mav.command_long_encode(1, 1, cmd, 0, *full))
         ack = await gcs.expect("COMMAND_ACK", lambda m: m.command == cmd)
+        said[:] = [m for m in gcs.consumed if m.get_type() == "STATUSTEXT"]
         result: int = ack.result
         return result
 
@@ -348,7 +357,7 @@ async def test_commands_answer_px4_results(link: tuple[SimFleet, Gcs]) -> None:
     assert await command(22) == mavlink.MAV_RESULT_ACCEPTED
     await until(lambda: _true(fleet.vehicles[0].rel_alt_m > 1), "the vehicle climbs")
     assert await command(400, 0) == mavlink.MAV_RESULT_DENIED  # disarm in the air
-    text = await gcs.expect("STATUSTEXT", lambda m: "not landed" in m.text)
+    (text,) = [m for m in said if "not landed" in m.text]  # the reason, before the ACK
     assert text.severity == mavlink.MAV_SEVERITY_CRITICAL
     assert await command(176, 1, 4, 5) == mavlink.MAV_RESULT_ACCEPTED  # AUTO.RTL
     heartbeat = await gcs.expect("HEARTBEAT", lambda m: m.custom_mode == (4 << 16) | (5 << 24))
@@ -455,16 +464,162 @@ async def test_absurd_numbers_are_refused_and_the_fleet_keeps_flying(
         mission_item(0, 1e-4),
         mavlink.MAVLink_mission_item_int_message(1, 1, 1, 2, 177, 0, 1, nan, inf, 0, 0, 0, 0, 0, 0),
         mavlink.MAVLink_mission_item_int_message(
-            1, 1, 2, 2, 19, 0, 1, inf, nan, 0, 0, 0, 0, nan, 0
+            1, 1, 2, 6, 19, 0, 1, inf, nan, 0, 0, 0, 0, nan, 0
         ),
     ]
     assert await upload(gcs, weird) == mavlink.MAV_MISSION_ACCEPTED
+    # a polygon vertex whose vertex count is not a number: PX4 counts none, too few
     fence = [mavlink.MAVLink_mission_item_int_message(1, 1, 0, 5, 5001, 0, 1, nan, 0, 0, 0,
                                                       470000000, 85000000, 0, 1)]  # fmt: skip
-    assert await upload(gcs, fence, kind=1) == mavlink.MAV_MISSION_ACCEPTED
+    assert await upload(gcs, fence, kind=1) == mavlink.MAV_MISSION_ERROR
     assert await command(300) == mavlink.MAV_RESULT_ACCEPTED
     steps = fleet.stats.steps
     await until(lambda: _true(fleet.stats.steps > steps + 100), "the simulation keeps stepping")
     gcs.clear()
     await gcs.expect("GLOBAL_POSITION_INT")
     assert fleet.endpoints[0].stats.failed == 0
+
+
+def item_int(
+    seq: int, frame: int, command: int, p1: float = 0.0, north_deg: float = 1e-4, kind: int = 0
+) -> Any:
+    """A MISSION_ITEM_INT at home + ``north_deg`` (x/y 0 in MAV_FRAME_MISSION)."""
+    x = round((DEFAULT_HOME[0] + north_deg) * 1e7) if frame != 2 else 0
+    y = round(DEFAULT_HOME[1] * 1e7) if frame != 2 else 0
+    return mavlink.MAVLink_mission_item_int_message(
+        1, 1, seq, frame, command, 0, 1, p1, 0, 0, 0, x, y, 20, kind
+    )
+
+
+REFUSED_AT_UPLOAD = [
+    # frames PX4 does not take: terrain, local, and the _INT frames in a legacy MISSION_ITEM
+    ("terrain frame 10", item_int(1, 10, 16), mavlink.MAV_MISSION_UNSUPPORTED_FRAME),
+    ("terrain frame 11", item_int(1, 11, 16), mavlink.MAV_MISSION_UNSUPPORTED_FRAME),
+    ("local NED", item_int(1, 1, 16), mavlink.MAV_MISSION_UNSUPPORTED_FRAME),
+    ("frame 255", item_int(1, 255, 16), mavlink.MAV_MISSION_UNSUPPORTED_FRAME),
+    (
+        "frame 6 in MISSION_ITEM",
+        mavlink.MAVLink_mission_item_message(
+            1, 1, 1, 6, 16, 0, 1, 0, 0, 0, 0, DEFAULT_HOME[0], DEFAULT_HOME[1], 20, 0
+        ),
+        mavlink.MAV_MISSION_UNSUPPORTED_FRAME,
+    ),
+    # commands its parser does not know, in a position frame or in MAV_FRAME_MISSION
+    ("LOITER_TURNS", item_int(1, 6, 18), mavlink.MAV_MISSION_UNSUPPORTED),
+    ("SPLINE_WAYPOINT", item_int(1, 6, 82), mavlink.MAV_MISSION_UNSUPPORTED),
+    ("PAYLOAD_PLACE", item_int(1, 6, 94), mavlink.MAV_MISSION_UNSUPPORTED),
+    ("ARC_WAYPOINT", item_int(1, 6, 36), mavlink.MAV_MISSION_UNSUPPORTED),
+    ("command 0", item_int(1, 6, 0), mavlink.MAV_MISSION_UNSUPPORTED),
+    ("command 65535", item_int(1, 2, 65535), mavlink.MAV_MISSION_UNSUPPORTED),
+    ("CONDITION_YAW", item_int(1, 2, 115), mavlink.MAV_MISSION_UNSUPPORTED),
+    ("DO_AUX_FUNCTION", item_int(1, 2, 218), mavlink.MAV_MISSION_UNSUPPORTED),
+    ("JUMP_TAG", item_int(1, 2, 600), mavlink.MAV_MISSION_UNSUPPORTED),
+    ("a DO command with a position", item_int(1, 3, 178), mavlink.MAV_MISSION_UNSUPPORTED),
+    ("a waypoint without one", item_int(1, 2, 16), mavlink.MAV_MISSION_UNSUPPORTED),
+    ("ROI at a location, no position", item_int(1, 2, 201, p1=3),
+     mavlink.MAV_MISSION_INVALID_PARAM1),
+    ("ROI mode NaN", item_int(1, 6, 80, p1=float("nan")), mavlink.MAV_MISSION_INVALID_PARAM1),
+    # fence and rally commands in a mission
+    ("a fence vertex", item_int(1, 6, 5001, p1=4), mavlink.MAV_MISSION_ERROR),
+    ("a rally point", item_int(1, 6, 5100), mavlink.MAV_MISSION_ERROR),
+]  # fmt: skip
+
+
+async def test_what_px4_does_not_store_is_refused_with_its_result_and_the_mission_stays(
+    link: tuple[SimFleet, Gcs],
+) -> None:
+    fleet, gcs = link
+    v = fleet.vehicles[0]
+    good = [mission_item(0), mission_item(1, 1e-4)]
+    assert await upload(gcs, good) == mavlink.MAV_MISSION_ACCEPTED
+    parser_results = {
+        mavlink.MAV_MISSION_UNSUPPORTED,
+        mavlink.MAV_MISSION_UNSUPPORTED_FRAME,
+        mavlink.MAV_MISSION_INVALID_PARAM1,
+    }
+    for name, bad, result in REFUSED_AT_UPLOAD:
+        assert await upload(gcs, [item_int(0, 6, 22), bad]) == result, name
+        assert [i.x for i in v.mission] == [m.x for m in good], f"{name} replaced the mission"
+        if result in parser_results:  # PX4's parser says so; its fence/rally guard does not
+            text = await gcs.expect("STATUSTEXT")
+            assert (text.text, text.severity) == (
+                "IGN MISSION_ITEM: Invalid item",
+                mavlink.MAV_SEVERITY_CRITICAL,
+            ), name
+    # what PX4 does take: DO commands in MAV_FRAME_MISSION, ROI modes by frame
+    taken = [
+        item_int(0, 6, 22),
+        item_int(1, 2, 178, p1=1),
+        item_int(2, 2, 2000),
+        item_int(3, 5, 80, p1=3),
+        item_int(4, 2, 201, p1=1),
+        item_int(5, 3, 31),
+        item_int(6, 2, 20),
+    ]
+    assert await upload(gcs, taken) == mavlink.MAV_MISSION_ACCEPTED
+    assert len(v.mission) == 7
+    # a fence polygon needs three vertices at least
+    gcs.clear()
+    gcs.send(gcs.mav.mission_count_encode(1, 1, 2, 1))
+    await gcs.expect("MISSION_REQUEST_INT")
+    gcs.send(item_int(0, 5, 5001, p1=2, kind=1))
+    assert (await gcs.expect("MISSION_ACK")).type == mavlink.MAV_MISSION_ERROR
+    assert v.fence == []
+
+
+async def statustext(gcs: Gcs, starting: str) -> tuple[str, int]:
+    """The next STATUSTEXT starting so, its chunks (MAVLink 2 ``id``) joined."""
+    first = await gcs.expect("STATUSTEXT", lambda m: m.text.startswith(starting))
+    text = first.text
+    while first.id and len(text) % 50 == 0:
+        more = await gcs.expect("STATUSTEXT", lambda m: m.id == first.id)
+        text += more.text
+        if len(more.text) < 50:
+            break
+    return text, first.severity
+
+
+async def test_an_infeasible_mission_is_named_and_cannot_start_and_the_mode_stays(
+    link: tuple[SimFleet, Gcs],
+) -> None:
+    fleet, gcs = link
+    nan = float("nan")
+
+    async def command(cmd: int, *params: float) -> tuple[int, list[str]]:
+        """The command's result and the texts that came before its ACK."""
+        full = (list(params) + [nan] * 7)[:7]
+        gcs.send(gcs.mav.command_long_encode(1, 1, cmd, 0, *full))
+        ack = await gcs.expect("COMMAND_ACK", lambda m: m.command == cmd)
+        texts = [m.text for m in gcs.consumed if m.get_type() == "STATUSTEXT"]
+        return ack.result, texts
+
+    # a landing is required (PARAM_SET, INT32 bytewise, as a GCS sets it)
+    bits = struct.unpack("<f", struct.pack("<i", 2))[0]
+    gcs.send(gcs.mav.param_set_encode(1, 1, b"MIS_TKO_LAND_REQ", bits, 6))
+    await gcs.expect("PARAM_VALUE", lambda m: m.param_id == "MIS_TKO_LAND_REQ")
+    no_landing = [item_int(0, 6, 22), item_int(1, 6, 16, north_deg=5e-4)]
+    assert await upload(gcs, no_landing) == mavlink.MAV_MISSION_ACCEPTED  # stored...
+    text, severity = await statustext(gcs, "Mission rejected")  # ...and refused
+    assert text == "Mission rejected: Landing waypoint/pattern required."  # 52 bytes: 2 chunks
+    assert severity == mavlink.MAV_SEVERITY_CRITICAL
+    current = await gcs.expect("MISSION_CURRENT")
+    assert (current.total, current.mission_state) == (2, mavlink.MISSION_STATE_NO_MISSION)
+    loiter = (4 << 16) | (3 << 24)
+    assert (await command(400, 1))[0] == mavlink.MAV_RESULT_ACCEPTED  # arming in hold: allowed
+    assert await command(176, 1, 4, 4) == (  # AUTO.MISSION
+        mavlink.MAV_RESULT_TEMPORARILY_REJECTED,
+        ["Switching to Mission is currently not available"],
+    )
+    assert await command(300, 0, 0) == (  # MISSION_START
+        mavlink.MAV_RESULT_DENIED,
+        ["Mission start denied! No valid mission"],
+    )
+    gcs.clear()
+    assert (await gcs.expect("HEARTBEAT")).custom_mode == loiter
+    assert fleet.vehicles[0].landed_state.name == "ON_GROUND"
+    # with a landing, the same vehicle takes it
+    landing = [*no_landing, item_int(2, 6, 21, north_deg=5e-4)]
+    assert await upload(gcs, landing) == mavlink.MAV_MISSION_ACCEPTED
+    assert (await command(300, 0, 0))[0] == mavlink.MAV_RESULT_ACCEPTED
+    mission = (4 << 16) | (4 << 24)
+    await gcs.expect("HEARTBEAT", lambda m: m.custom_mode == mission)

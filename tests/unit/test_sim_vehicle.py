@@ -157,7 +157,7 @@ def test_global_frame_is_amsl_and_relative_frames_are_above_home() -> None:
     v = flying(make())
     v.replace_items(
         MissionType.MISSION,
-        [item(0, 16, 30, 0, HOME[2] + 15, frame=5), item(1, 16, 60, 0, 25, frame=11)],
+        [item(0, 16, 30, 0, HOME[2] + 15, frame=5), item(1, 16, 60, 0, 25, frame=6)],
     )
     v.start_mission()
     run(v, 60, lambda: reached(v) == [0])
@@ -182,7 +182,7 @@ def test_do_jump_repeats_the_given_number_of_times() -> None:
     assert reached(v) == [0, 1, 0, 1, 0, 1, 3]
 
 
-def test_change_speed_delay_loiter_time_and_unknown_items() -> None:
+def test_change_speed_delay_loiter_time_and_items_not_simulated() -> None:
     v = flying(make(MPC_XY_CRUISE=5.0))
     v.replace_items(
         MissionType.MISSION,
@@ -312,12 +312,13 @@ def test_data_link_loss_action(action: int, mode: Px4Mode) -> None:
 
 
 def test_leaving_an_inclusion_circle_triggers_the_geofence_action() -> None:
+    # Flown by a reposition: a mission with a waypoint outside the fence is refused
+    # before it starts (PX4's feasibility check, test_sim_feasibility.py).
     v = flying(make(GF_ACTION=3, MPC_XY_CRUISE=10.0))
     lat, lon = HOME[0], HOME[1]
     fence = [MissionItem(0, 5, 5003, 0, 1, 50.0, 0, 0, 0, round(lat * 1e7), round(lon * 1e7), 0, 1)]
     v.replace_items(MissionType.FENCE, fence)
-    v.replace_items(MissionType.MISSION, [item(0, 16, 200, 0)])
-    v.start_mission()
+    assert v.reposition(*geo.moved(lat, lon, 200, 0), v.alt_amsl_m) is None
     run(v, 30, lambda: v.mode is Px4Mode.AUTO_RTL)
     assert 49 < geo.distance_m(lat, lon, v.lat_deg, v.lon_deg) < 52
     assert any("geofence" in t for t in texts(v))
@@ -362,4 +363,4 @@ def test_a_new_upload_resets_progress_and_an_empty_one_leaves_mission_mode() -> 
     assert v.mission_seq == 0
     v.replace_items(MissionType.MISSION, [])
     assert v.mode is Px4Mode.AUTO_LOITER and v.mission_state is MissionState.NO_MISSION
-    assert v.set_mode(Px4Mode.AUTO_MISSION) == "Mission mode denied: no mission"
+    assert v.set_mode(Px4Mode.AUTO_MISSION) == "Switching to Mission is currently not available"
