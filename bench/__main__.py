@@ -14,6 +14,7 @@ from bench import (
     fleet_load,
     flight,
     mavsdk_drone,
+    mission_verdicts,
     missions,
     sim_speed,
 )
@@ -69,6 +70,7 @@ def main() -> None:
         asyncio.run(flight.run(quick=args.quick))
     if "missions" in chosen:
         missions.run(args.quick)
+        mission_verdicts.run()
 
 
 def _run_gosd_from(source: Path) -> None:
