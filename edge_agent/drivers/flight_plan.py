@@ -62,6 +62,7 @@ from shared.mission.feasibility import (
     is_endless_jump,
     takeoff_height_m,
 )
+from shared.mission.items import place_takeoffs
 from shared.mission.resume import ResumeError, resume_mission
 from shared.mission.walk import MissionWalk
 
@@ -203,6 +204,13 @@ def check_at_vehicle(
     """Check the mission again with the vehicle's ``home`` and the ``fence`` it holds
     (the file's own fence wins), and settle the takeoff height with the vehicle's home;
     ``DriverError`` (``invalid_mission``) naming the item when PX4 would refuse it."""
+    if math.isfinite(home[0]) and math.isfinite(home[1]):
+        # A takeoff the file left at 0, 0 climbs where the vehicle stands: PX4 needs it
+        # placed (``is_unplaced_takeoff``).
+        flight.mission = place_takeoffs(flight.mission, home[0], home[1])
+        parsed = msgspec.structs.replace(
+            parsed, mission=place_takeoffs(parsed.mission, home[0], home[1])
+        )
     _check(
         flown(flight, parsed), flight.mission_key, flight.options, limits, home=home, fence=fence
     )

@@ -87,6 +87,7 @@ from shared.mission.items import (
     FENCE_POLYGON_COMMANDS,
     MissionFile,
     MissionItem,
+    is_unplaced_takeoff,
 )
 
 # MAV_FRAME, as PX4's mission upload tells them apart.
@@ -467,7 +468,7 @@ class _Check:
                 f"an RTL item after the DO_LAND_START of item {self.land_start}: PX4 refuses "
                 "it (the landing sequence must end the mission)",
             )
-        if command in POSITION_COMMANDS:
+        if command in POSITION_COMMANDS and not is_unplaced_takeoff(item):
             self.below_home(item)
             self.distances(item)
             self.previous = item
@@ -720,7 +721,7 @@ class _Check:
         at_name = "home"
         for item in items:
             command = item.command
-            if command in POSITION_COMMANDS:
+            if command in POSITION_COMMANDS and not is_unplaced_takeoff(item):
                 end, end_name = _lat_lon(item), f"item {item.seq}"
             elif command == mav_cmd.NAV_RETURN_TO_LAUNCH and home is not None:
                 end, end_name = home, "home"

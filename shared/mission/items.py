@@ -208,6 +208,29 @@ class MissionFile(msgspec.Struct, frozen=True):
         return ", ".join([_count(len(self.mission), "item"), *geo_summary(self.fence, self.rally)])
 
 
+def is_unplaced_takeoff(item: MissionItem) -> bool:
+    """A NAV_TAKEOFF at latitude 0, longitude 0: "climb where the vehicle stands".
+
+    ArduPilot ignores a takeoff's position, and Mission Planner and MAVProxy write 0, 0
+    there; PX4 reads 0 deg, 0 deg as a place (its first waypoint would be thousands of
+    kilometres away, and its check refuses the mission). Such a takeoff gets the home's
+    position: the file's when it has one (``place_takeoffs``), else the vehicle's, which
+    the agent gives it before upload; until then it is no position to check."""
+    return item.command == mav_cmd.NAV_TAKEOFF and item.x == 0 and item.y == 0
+
+
+def place_takeoffs(items: list[MissionItem], lat_deg: float, lon_deg: float) -> list[MissionItem]:
+    """``items`` with each unplaced takeoff (``is_unplaced_takeoff``) put at the home
+    ``lat_deg``/``lon_deg``; the same list when there is none."""
+    if not any(is_unplaced_takeoff(item) for item in items):
+        return items
+    x, y = round(lat_deg * 1e7), round(lon_deg * 1e7)
+    return [
+        msgspec.structs.replace(item, x=x, y=y) if is_unplaced_takeoff(item) else item
+        for item in items
+    ]
+
+
 def geo_summary(fence: list[MissionItem], rally: list[MissionItem]) -> list[str]:
     """What a geofence and rally points hold, for people: ``["2 fence polygons", ...]``."""
     polygons = circles = returns = remaining = 0

@@ -75,6 +75,7 @@ from shared.mission.items import (
     MISSION_TYPE_RALLY,
     MissionFile,
     MissionItem,
+    place_takeoffs,
 )
 
 PLAN_VERSION = 1
@@ -225,6 +226,8 @@ def parse_qgc_plan(data: bytes) -> MissionFile:
     home = _home(mission)
     speed = _speed(mission)
     items, locations = _mission_items(mission)
+    if home is not None:
+        items = place_takeoffs(items, home[0], home[1])
     fence = _fence(root["geoFence"]) if root.get("geoFence") is not None else []
     rally = _rally(root["rallyPoints"]) if root.get("rallyPoints") is not None else []
     return MissionFile(

@@ -73,6 +73,7 @@ from shared.mission.items import (
     MissionFile,
     MissionItem,
     geo_summary,
+    place_takeoffs,
 )
 
 HEADER = "QGC WPL 110"
@@ -429,9 +430,12 @@ def parse_wpl(text: str) -> MissionFile:
     if not body:
         _no_mission(home_row, fence, rally)
     check_count(len(body), "items", "file", MAX_ITEMS)
+    mission = _mission(rows, body)
+    if home is not None:
+        mission = place_takeoffs(mission, home[0], home[1])
     return MissionFile(
         format="wpl",
-        mission=_mission(rows, body),
+        mission=mission,
         fence=fence,
         rally=rally,
         home=home,

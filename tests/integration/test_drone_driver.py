@@ -628,6 +628,31 @@ async def test_a_resume_the_mission_cannot_keep_is_refused_before_anything_flies
     assert fleet.vehicles[0].snapshot()["mission_items"] == 0
 
 
+async def fly_until(fleet: SimFleet, spec: JobSpec, files: dict[str, Path], item: int) -> list[int]:
+    """A driver flies ``spec`` until ``item`` is reached, then dies (the agent is killed:
+    nobody watches the vehicle, which flies on); answers the items it reported."""
+    first = make_driver(fleet)
+    await first.start()
+    try:
+        await until(_ready(first), "the vehicle is ready", 10)
+        await first.prepare(spec, files)
+        progress = Recorder()
+        task = asyncio.create_task(first.run(spec, progress))
+
+        async def reached() -> bool:
+            if task.done():
+                task.result()
+            return item in progress.items
+
+        await until(reached, f"item {item} reached", 30)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        await first.close()
+    return list(progress.items)
+
+
 async def test_re_attached_the_driver_reports_the_items_reached_meanwhile_once(
     fleet: SimFleet, tmp_path: Path
 ) -> None:
@@ -636,27 +661,8 @@ async def test_re_attached_the_driver_reports_the_items_reached_meanwhile_once(
     each once, then the rest."""
     files = {"mission": mission_file(tmp_path, plan(JUMPS), "jumps.plan")}
     spec = job()
-    first = make_driver(fleet)
-    await first.start()
     vehicle = fleet.vehicles[0]
-    try:
-        await until(_ready(first), "the vehicle is ready", 10)
-        await first.prepare(spec, files)
-        progress = Recorder()
-        task = asyncio.create_task(first.run(spec, progress))
-
-        async def reached(item: int) -> bool:
-            if task.done():
-                task.result()
-            return item in progress.items
-
-        await until(lambda: reached(1), "item 1 reached", 30)
-        task.cancel()  # the agent dies: nobody watches the vehicle
-        with pytest.raises(asyncio.CancelledError):
-            await task
-    finally:
-        await first.close()
-    before = list(progress.items)
+    before = await fly_until(fleet, spec, files, 1)
 
     async def second_pass() -> bool:  # items 2, 3 and the jump back happened meanwhile
         return vehicle.snapshot()["mission_seq"] == 2 and vehicle._jump_counts.get(4) == 1
@@ -689,27 +695,8 @@ async def test_a_resume_job_re_attached_reports_the_files_numbers_once(
     ]
     files = {"mission": mission_file(tmp_path, plan(items), "rest.plan")}
     spec = job({"resume_from": "3"})
-    first = make_driver(fleet)
-    await first.start()
     vehicle = fleet.vehicles[0]
-    try:
-        await until(_ready(first), "the vehicle is ready", 10)
-        await first.prepare(spec, files)
-        progress = Recorder()
-        task = asyncio.create_task(first.run(spec, progress))
-
-        async def reached_3() -> bool:
-            if task.done():
-                task.result()
-            return 3 in progress.items
-
-        await until(reached_3, "item 3 reached", 30)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-    finally:
-        await first.close()
-    before = list(progress.items)
+    before = await fly_until(fleet, spec, files, 3)
     # on the vehicle: takeoff, speed, then the file's items 3..7 as 2..6
     await until(
         lambda: _is(int(vehicle.snapshot()["mission_seq"]) >= 5),  # type: ignore[call-overload]
@@ -742,38 +729,20 @@ async def test_an_agent_back_after_the_mission_ended_in_the_air_finishes_the_job
     items = [takeoff(), waypoint(0, 40), waypoint(0, 80), waypoint(0, 120)]
     files = {"mission": mission_file(tmp_path, plan(items), "short.plan")}
     spec = job()
-    first = make_driver(fleet)
-    await first.start()
     vehicle = fleet.vehicles[0]
-    try:
-        await until(_ready(first), "the vehicle is ready", 10)
-        await first.prepare(spec, files)
-        progress = Recorder()
-        task = asyncio.create_task(first.run(spec, progress))
-
-        async def reached_1() -> bool:
-            if task.done():
-                task.result()
-            return 1 in progress.items
-
-        await until(reached_1, "item 1 reached", 30)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-    finally:
-        await first.close()
+    before = await fly_until(fleet, spec, files, 1)
     await until(
         lambda: _is(vehicle.snapshot()["mission_state"] == "COMPLETE"), "the mission ended", 30
     )
     again = make_driver(fleet)
     await again.start()
     try:
-        assert await again.resume(spec, files, progress.items[-1])
+        assert await again.resume(spec, files, before[-1])
         rest = Recorder()
         await again.run(spec, rest)
     finally:
         await again.close()
-    assert progress.items + rest.items == [0, 1, 2, 3]
+    assert before + rest.items == [0, 1, 2, 3]
     assert rest.stages[-2:] == ["returning", "landed"]
     assert metres_from_home(again) < 3.0
 

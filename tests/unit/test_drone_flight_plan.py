@@ -137,3 +137,18 @@ def test_an_opted_in_endless_loop_is_uploaded_with_px4s_largest_count(tmp_path: 
     _, parsed = plan_flight(job, files, 10.0, limits=MissionLimits())
     jump = parsed.mission[2]
     assert (jump.command, jump.param1, jump.param2) == (177, 1.0, 65535.0)
+
+
+def test_a_takeoff_left_at_0_0_is_placed_at_the_vehicles_home(tmp_path: Path) -> None:
+    """No home in the file: the agent places the takeoff where the vehicle stands before
+    upload, and checks the first waypoint's distance from there."""
+    content = (
+        b"QGC WPL 110\n0\t1\t0\t16\t0\t0\t0\t0\t0\t0\t0\t1\n"
+        b"1\t0\t3\t22\t0\t0\t0\t0\t0\t0\t20\t1\n"
+        b"2\t0\t3\t16\t0\t0\t0\t0\t47.3905\t8.54\t25\t1\n"
+    )
+    spec = JobSpec(plan_id=1, job_id=1)
+    flight, parsed = plan_flight(spec, {"mission": write(tmp_path, content)}, 10.0)
+    check_at_vehicle(flight, parsed, MissionLimits(), (47.39, 8.54, 500.0), [], 10.0)
+    assert (flight.mission[0].x, flight.mission[0].y) == (473900000, 85400000)
+    assert flight.mission[1] == parsed.mission[1]

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from shared.mission import MissionFile, MissionFileError, parse_mission_file
+from shared.mission.feasibility import check_feasible
 
 OWN = Path(__file__).resolve().parents[1] / "missions"
 HEADER = "QGC WPL 110\n"
@@ -57,6 +58,21 @@ def test_mission_planner_command_0_home_row_and_crlf() -> None:
     assert plan.home == (47.502173, 8.725564, 441.27)
     assert [i.command for i in plan.mission] == [22, 16, 16, 20]
     assert (plan.mission[0].x, plan.mission[0].y, plan.mission[0].z) == (475021730, 87255640, 30)
+
+
+def test_a_takeoff_at_0_0_climbs_from_the_home() -> None:
+    """Mission Planner and MAVProxy write a takeoff's position as 0, 0 (ArduPilot climbs
+    where it stands); PX4 would read 0 deg, 0 deg. With a home in the file it is placed
+    there; without one it stays unplaced, and no check takes it for a place."""
+    home = "0\t1\t0\t16\t0\t0\t0\t0\t47.5\t8.7\t441\t1\n"
+    rows = row(1, 22, lat="0", lon="0", alt="25") + row(2, lat="47.501", lon="8.7")
+    plan = parse_mission_file(f"QGC WPL 110\n{home}{rows}".encode())
+    assert (plan.mission[0].x, plan.mission[0].y, plan.mission[0].z) == (475000000, 87000000, 25)
+    check_feasible(plan)
+    no_home = "0\t1\t0\t16\t0\t0\t0\t0\t0\t0\t0\t1\n"
+    plan = parse_mission_file(f"QGC WPL 110\n{no_home}{rows}".encode())
+    assert (plan.mission[0].x, plan.mission[0].y) == (0, 0)
+    check_feasible(plan)  # not "the first waypoint is 5,000 km from home"
 
 
 def test_home_altitude_is_unknown_in_a_relative_frame() -> None:
