@@ -89,6 +89,11 @@ UPLOAD_ATTEMPTS = 3
 FAILSAFE_GRACE_S = 1.0
 """How long the vehicle may be off its mission before that is taken for a failsafe."""
 
+VERDICT_WAIT_S = 1.0
+"""How long after a mission upload the agent waits for the vehicle's verdict on it (PX4
+sends its feasibility texts within milliseconds; they may trail the upload's answer on a
+loaded link) before it arms, unless the verdict came already."""
+
 MISSION_REFUSED = (
     "Mission rejected",
     "First waypoint too far away",
@@ -252,6 +257,7 @@ class DroneDriver:
                     JobFailure.INVALID_MISSION, f"the vehicle refused the mission: {exc}"
                 ) from None
             raise job_error(exc) from None
+        flight.uploaded_at = self._clock()
         await self._preflight(flight.options)
         self._flight = flight
 
@@ -326,11 +332,20 @@ class DroneDriver:
             if self._flight is flight:  # over, one way or another
                 self._flight = None
 
+    def _refusals(self, flight: Flight) -> list[str]:
+        """What the vehicle's mission check said against the mission since its upload (it
+        checks again after a fence upload: a text said twice is kept once)."""
+        said = self.state.warnings_since(flight.warnings_at)
+        return list(dict.fromkeys(t for t in said if t.startswith(MISSION_REFUSED)))
+
     async def _take_off(self, flight: Flight, report: ProgressReporter) -> None:
         await self.vehicle.set_takeoff_altitude(flight.takeoff_alt_m)
-        said = self.state.warnings_since(flight.warnings_at)  # since the upload
-        # The vehicle checks again after the fence upload: the same text may come twice.
-        if refused := list(dict.fromkeys(t for t in said if t.startswith(MISSION_REFUSED))):
+        # PX4 gives its verdict on a new mission right after the upload, but the text may
+        # trail the upload's answer: wait for it a moment before arming, not after.
+        deadline = flight.uploaded_at + VERDICT_WAIT_S
+        while not (refused := self._refusals(flight)) and (left := deadline - self._clock()) > 0:
+            await self.vehicle.changed(left)
+        if refused:
             raise DriverError(
                 JobFailure.INVALID_MISSION, f"the vehicle refused the mission: {'; '.join(refused)}"
             )
@@ -359,7 +374,10 @@ class DroneDriver:
             words = "; ".join(self.state.warnings_since(flight.warnings_at))
             failure = job_error(exc)
             detail = f"{failure} ({words})" if words else str(failure)
-            raise DriverError(failure.code, detail) from None
+            # A verdict later than VERDICT_WAIT_S (the vehicle is in the air now) is still
+            # the mission's fault, not the command's.
+            code = JobFailure.INVALID_MISSION if self._refusals(flight) else failure.code
+            raise DriverError(code, detail) from None
         speed = flight.options.speed_m_s or self.settings.mission_speed_m_s
         if speed is not None:
             try:

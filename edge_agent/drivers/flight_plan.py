@@ -89,6 +89,8 @@ class Flight:
     be gone already, after a failsafe while the agent was away)."""
     warnings_at: int = 0
     """The vehicle's warning count when the mission started (failsafe texts follow)."""
+    uploaded_at: float = 0.0
+    """When the mission upload ended (the driver's clock): the vehicle's verdict follows."""
     mission_key: str = MISSION_KEY
     """The ``files`` key of the mission file (named in refusals)."""
     walk: MissionWalk = field(init=False)

@@ -177,12 +177,13 @@ async def test_a_frozen_agent_is_declared_lost_by_keepalive_and_recovers(
                     topics.status(7),
                     lambda s: s["code"] == 2,
                     since=since,
-                    timeout_s=4 * KEEPALIVE_S,
+                    timeout_s=6 * KEEPALIVE_S,
                 )
                 # Mosquitto checks keep-alives on a whole-second clock, in its main loop,
                 # which sleeps longer on an idle broker (5.9 s seen for 1.5 x 2 s on a
-                # loaded machine): bound it by three periods and the same slack.
-                assert time.monotonic() - frozen_at <= 3 * KEEPALIVE_S + 2.5
+                # loaded machine, over 8 s with the suite's flights beside it on 2 cores):
+                # bound it by three periods and that slack.
+                assert time.monotonic() - frozen_at <= 3 * KEEPALIVE_S + 5.5
             finally:
                 agent.process.send_signal(signal.SIGCONT)
             since = len(cp.seen)
