@@ -45,11 +45,21 @@ def require_mosquitto() -> Path:
     unavailable(f"Mosquitto is not installed at {MOSQUITTO}", "Mosquitto")
 
 
+_GIVEN: set[int] = set()
+"""Ports ``free_port`` handed out in this process: two picks made before either is
+listening (a broker's and a server's) must differ, and the OS may offer one twice."""
+
+
 def free_port(host: str = HOST) -> int:
-    """A port nobody listens on right now (the OS's pick, so never 1883)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    """A port nobody listens on right now (the OS's pick, so never 1883), and none this
+    process was given before."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 async def wait_until_listening(
