@@ -9,6 +9,7 @@ vehicle ends up, armed or not, and the job's failure reason and detail.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import math
@@ -568,20 +569,9 @@ async def test_a_mission_with_jumps_reports_each_item_flown_once_in_order(
     spec = job()
     await driver.prepare(spec, {"mission": mission_file(tmp_path, plan(JUMPS), "jumps.plan")})
     progress = Recorder()
-    seen: list[int] = []  # the vehicle's own current item, as the simulator has it
-
-    async def watch() -> None:
-        while True:
-            seq = int(fleet.vehicles[0].snapshot()["mission_seq"])  # type: ignore[call-overload]
-            if not seen or seen[-1] != seq:
-                seen.append(seq)
-            await asyncio.sleep(0.01)
-
-    watcher = asyncio.create_task(watch())
-    try:
-        await driver.run(spec, progress)
-    finally:
-        watcher.cancel()
+    await driver.run(spec, progress)
+    # The vehicle's own current item over the flight, from the simulator's flight log.
+    seen = [seq for seq, _ in itertools.groupby(s[1] for s in fleet.logs[0].samples)]
     assert progress.items == [0, 1, 2, 3, 4, 5, 6, 8, 9]
     reached = [p for p in progress.events if p.item is not None]
     assert [p.current for p in reached] == list(range(1, 10))
@@ -653,6 +643,22 @@ async def fly_until(fleet: SimFleet, spec: JobSpec, files: dict[str, Path], item
     return list(progress.items)
 
 
+async def come_back(
+    fleet: SimFleet, spec: JobSpec, files: dict[str, Path], last_item: int
+) -> tuple[Recorder, DroneDriver]:
+    """A new driver (the restarted agent) re-attaches to ``spec``, told the last item the
+    job reported, and follows it to the end; answers what it reported, and the driver."""
+    again = make_driver(fleet)
+    await again.start()
+    try:
+        assert await again.resume(spec, files, last_item)
+        rest = Recorder()
+        await again.run(spec, rest)
+    finally:
+        await again.close()
+    return rest, again
+
+
 async def test_re_attached_the_driver_reports_the_items_reached_meanwhile_once(
     fleet: SimFleet, tmp_path: Path
 ) -> None:
@@ -668,14 +674,7 @@ async def test_re_attached_the_driver_reports_the_items_reached_meanwhile_once(
         return vehicle.snapshot()["mission_seq"] == 2 and vehicle._jump_counts.get(4) == 1
 
     await until(second_pass, "the vehicle flies the section again", 30)
-    again = make_driver(fleet)
-    await again.start()
-    try:
-        assert await again.resume(spec, files, before[-1])
-        rest = Recorder()
-        await again.run(spec, rest)
-    finally:
-        await again.close()
+    rest, _ = await come_back(fleet, spec, files, before[-1])
     assert before + rest.items == [0, 1, 2, 3, 4, 5, 6, 8, 9]
     assert rest.items[:2] == [2, 3]  # reached while nobody watched, reported first
     assert "takeoff" not in rest.stages
@@ -697,26 +696,15 @@ async def test_a_resume_job_re_attached_reports_the_files_numbers_once(
     spec = job({"resume_from": "3"})
     vehicle = fleet.vehicles[0]
     before = await fly_until(fleet, spec, files, 3)
+
     # on the vehicle: takeoff, speed, then the file's items 3..7 as 2..6
-    await until(
-        lambda: _is(int(vehicle.snapshot()["mission_seq"]) >= 5),  # type: ignore[call-overload]
-        "the vehicle flew on",
-        30,
-    )
-    again = make_driver(fleet)
-    await again.start()
-    try:
-        assert await again.resume(spec, files, before[-1])
-        rest = Recorder()
-        await again.run(spec, rest)
-    finally:
-        await again.close()
+    async def flew_on() -> bool:
+        return int(vehicle.snapshot()["mission_seq"]) >= 5  # type: ignore[call-overload]
+
+    await until(flew_on, "the vehicle flew on", 30)
+    rest, _ = await come_back(fleet, spec, files, before[-1])
     assert before + rest.items == [3, 4, 5, 6, 7, 8]
     assert [p.total for p in rest.events if p.item is not None] == [9] * len(rest.items)
-
-
-async def _is(value: bool) -> bool:
-    return value
 
 
 async def test_an_agent_back_after_the_mission_ended_in_the_air_finishes_the_job(
@@ -731,17 +719,12 @@ async def test_an_agent_back_after_the_mission_ended_in_the_air_finishes_the_job
     spec = job()
     vehicle = fleet.vehicles[0]
     before = await fly_until(fleet, spec, files, 1)
-    await until(
-        lambda: _is(vehicle.snapshot()["mission_state"] == "COMPLETE"), "the mission ended", 30
-    )
-    again = make_driver(fleet)
-    await again.start()
-    try:
-        assert await again.resume(spec, files, before[-1])
-        rest = Recorder()
-        await again.run(spec, rest)
-    finally:
-        await again.close()
+
+    async def mission_ended() -> bool:
+        return vehicle.snapshot()["mission_state"] == "COMPLETE"
+
+    await until(mission_ended, "the mission ended", 30)
+    rest, again = await come_back(fleet, spec, files, before[-1])
     assert before + rest.items == [0, 1, 2, 3]
     assert rest.stages[-2:] == ["returning", "landed"]
     assert metres_from_home(again) < 3.0
