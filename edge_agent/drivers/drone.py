@@ -45,6 +45,8 @@ Decisions, and why:
   instead of starting it again. Told the last item the job's events reported (the
   agent's outbox keeps it), it reports the items reached while it was away, in mission
   order, and none twice: the history of a job flown across restarts lists each item once.
+  A vehicle that left the mission meanwhile (a failsafe), landed or still on its way
+  down, fails the job for that failsafe's reason, as if the agent had stayed.
 """
 
 from __future__ import annotations
@@ -475,12 +477,11 @@ class DroneDriver:
         s = self.state
         mode = s.mode_name
         log.warning("job %s: the vehicle left the mission (mode %s)", flight.key, mode)
-        landed = ""
-        if s.mode in (Mode.RETURN_TO_LAUNCH, Mode.LAND):
+        if s.mode in (Mode.RETURN_TO_LAUNCH, Mode.LAND) and not s.down_and_safe:
             stage = "returning" if s.mode is Mode.RETURN_TO_LAUNCH else "landing"
             await report(Progress(current=flight.current, total=flight.total, stage=stage))
             await self._wait_down()
-            landed = "; the vehicle landed"
+        landed = "; the vehicle landed" if self.state.down_and_safe else ""
         said = self.state.warnings_since(flight.warnings_at)
         text = " ".join(said).lower()
         if "battery" in text or self.state.battery_pct <= LOW_BATTERY_PCT:
@@ -564,17 +565,16 @@ class DroneDriver:
             # Flown to its end while the agent was away: the items not reported yet
             # first (``_fly_mission`` sees the end at once), then the finish.
             flight.phase, flight.mission_started = "mission", True
-        elif s.down_and_safe:
-            log.warning("job %s: the vehicle is down before the mission finished", job.key)
-            return False
         elif s.mission_current <= 0 and s.mode is not Mode.MISSION:
             # Killed between takeoff and mission start: nothing to follow.
             log.warning("job %s: the mission had not started (mode %s)", job.key, s.mode_name)
             return False
         else:
-            # Flying the mission, or off it since (a failsafe while the agent was away:
-            # followed like one, to the landing). The items reached meanwhile are
-            # reported by ``_fly_mission``'s first look at the current item.
+            # Flying the mission, or off it since: a failsafe while the agent was away is
+            # followed like one, to the landing, or found landed already (the agent may
+            # take longer to come back than the vehicle to come down); either way the
+            # job fails for the failsafe's reason, not for the restart. The items
+            # reached meanwhile are reported by ``_fly_mission``'s first look.
             flight.phase, flight.mission_started = "mission", True
         self._flight, self._taken_over = flight, None
         log.info(

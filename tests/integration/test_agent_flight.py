@@ -372,8 +372,9 @@ async def test_an_agent_back_after_the_vehicle_landed_closes_the_job_succeeded(
     assert stages(events)[-1] == "landed"
 
 
+@pytest.mark.parametrize("back", ["returning", "landed"])
 async def test_a_failsafe_while_the_agent_was_away_fails_the_job_after_landing(
-    cp: ControlPlane, agent: AgentProcess, blobs: BlobServer, fleet: SimFleet
+    cp: ControlPlane, agent: AgentProcess, blobs: BlobServer, fleet: SimFleet, back: str
 ) -> None:
     ref = blobs.add("58", wpl_mission(8, spacing_m=100))
     await cp.call("job_start", start_params(ref))
@@ -384,7 +385,13 @@ async def test_a_failsafe_while_the_agent_was_away_fails_the_job_after_landing(
     async def returning() -> bool:
         return fleet.vehicles[0].snapshot()["mode"] == "AUTO_RTL"
 
+    async def landed() -> bool:
+        snapshot = fleet.vehicles[0].snapshot()
+        return snapshot["landed_state"] == "ON_GROUND" and not snapshot["armed"]
+
     await until(returning, "the vehicle's low-battery failsafe", 10)
+    if back == "landed":
+        await until(landed, "the vehicle's landing", 60)
     since = len(cp.seen)
     agent.start()
     await cp.wait(topics.status(7), lambda s: s["code"] == 0, since=since, timeout_s=20)
