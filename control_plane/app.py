@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -31,7 +32,10 @@ from control_plane.api.oauth import revoke, token
 from control_plane.api.plans import PlansController
 from control_plane.api.protocol import mqtt_contract
 from control_plane.api.users import current_user
+from control_plane.api.video import VideoController
 from control_plane.db.lifecycle import open_database
+from control_plane.live.hub import LiveHub
+from control_plane.messaging.live_demand import AgentLiveDemand
 from control_plane.messaging.runtime import Messaging
 from control_plane.services.clock import Clock, utc_now
 from control_plane.services.container import Services
@@ -62,6 +66,18 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
         finally:
             await messaging.stop()
 
+    hub = LiveHub(settings.relay_config, AgentLiveDemand(messaging))
+
+    @contextlib.asynccontextmanager
+    async def live(app: Litestar) -> AsyncIterator[None]:
+        # The relay's on-demand calls to agents run here, off the viewers' requests.
+        async with asyncio.TaskGroup() as group:
+            runner = group.create_task(hub.run())
+            try:
+                yield
+            finally:
+                runner.cancel()
+
     uploads = Router(
         path="/",
         route_handlers=[BlobsController, PlansController, JobsController],
@@ -77,6 +93,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
             NodesV1Controller,
             NodesController,
             LiveController,
+            VideoController,
             uploads,
         ],
         guards=[people_only],
@@ -86,7 +103,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
     docs = docs_page(settings.base_path)
     return Litestar(
         route_handlers=[public, api, docs.assets],
-        lifespan=[database, mqtt],
+        lifespan=[database, mqtt, live],
         dependencies={
             "principal": Provide(provide_principal),
             "services": Provide(provide_services),
@@ -117,6 +134,8 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
                 }
             ),
         ),
-        state=State({"services": services, "settings": settings, "messaging": messaging}),
+        state=State(
+            {"services": services, "settings": settings, "messaging": messaging, "live": hub}
+        ),
         debug=False,
     )

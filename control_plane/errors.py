@@ -94,3 +94,16 @@ class PayloadTooLarge(GosdError):
     """An upload over the configured limit."""
 
     code = "payload_too_large"
+
+
+class InvalidStream(GosdError):
+    """A published live stream is not FLV the relay passes on; the message names the
+    fault and where (byte offset, tag number)."""
+
+    code = "invalid_stream"
+
+
+class StreamUnavailable(NodeUnreachable):
+    """A viewer's stream did not start: the node is offline or its agent did not start it."""
+
+    code = "stream_unavailable"

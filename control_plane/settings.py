@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 import msgspec
 
+from control_plane.live.channel import RelayConfig
 from shared.mission.feasibility import PX4_DEFAULTS, MissionLimits
 
 
@@ -65,6 +66,24 @@ class Settings:
     """How long the control plane waits for an agent to answer an RPC, retries included."""
     public_url: str = ""
     """Base URL agents reach this API at (``http://host:port/gosd``); empty: the bind address."""
+    live_gop_cache_bytes: int = 4 * 1024 * 1024
+    """Most bytes of a live stream kept from its latest key frame on, for new viewers."""
+    live_viewer_queue_bytes: int = 8 * 1024 * 1024
+    """Most bytes queued for one viewer; a viewer that falls further behind skips to the
+    next key frame."""
+    live_max_tag_bytes: int = 8 * 1024 * 1024
+    """Largest FLV tag a node may publish (a larger one cuts its stream with 400)."""
+    live_grace_s: float = 5.0
+    """How long viewers stay connected after their stream's publisher left."""
+    live_linger_s: float = 10.0
+    """How long after its last viewer left a node is asked to stop a stream."""
+    live_wait_s: float = 10.0
+    """How long a viewer waits for a stream to start before it is answered 503."""
+    live_token_key: str = ""
+    """Key of the viewer tokens' signatures; empty: a random key per process (set it when
+    several replicas serve one API)."""
+    live_token_max_ttl_s: int = 24 * 3600
+    """Longest lifetime a viewer token may be asked for."""
     mission_max_first_waypoint_distance_m: float = PX4_DEFAULTS.max_first_waypoint_distance_m
     """A plan's first waypoint must be closer to its home than this, metres (PX4's
     ``MIS_DIST_1WP``); 0: no limit. The mission checks' limits: ``MissionLimits``."""
@@ -87,6 +106,18 @@ class Settings:
         """The limits plans' missions are checked with (``shared.mission.feasibility``)."""
         return msgspec.convert(
             {name: getattr(self, "mission_" + name) for name in _MISSION_LIMITS}, MissionLimits
+        )
+
+    @property
+    def relay_config(self) -> RelayConfig:
+        """The live relay's bounds and delays."""
+        return RelayConfig(
+            gop_cache_bytes=self.live_gop_cache_bytes,
+            viewer_queue_bytes=self.live_viewer_queue_bytes,
+            grace_s=self.live_grace_s,
+            linger_s=self.live_linger_s,
+            wait_s=self.live_wait_s,
+            max_tag_bytes=self.live_max_tag_bytes,
         )
 
     @property
@@ -123,6 +154,13 @@ class Settings:
             "login_lockout_s",
             "queue_timeout_s",
             "rpc_timeout_s",
+            "live_gop_cache_bytes",
+            "live_viewer_queue_bytes",
+            "live_max_tag_bytes",
+            "live_grace_s",
+            "live_linger_s",
+            "live_wait_s",
+            "live_token_max_ttl_s",
         ):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"GOSD_{name.upper()} must be a positive number")

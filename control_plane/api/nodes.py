@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath
 
@@ -14,7 +15,8 @@ from control_plane.api.params import PathId
 from control_plane.errors import Conflict, InvalidInput, NotFound
 from control_plane.messaging.node_state import LiveStatus, NodeStates
 from control_plane.services import nodes
-from control_plane.services.nodes import NodeCreated, NodeOut, NodeWrite
+from control_plane.services.live_video import LIVESTREAM_FLV, viewer_path
+from control_plane.services.nodes import NodeCreated, NodeOut, NodeWrite, PointOut
 
 NODE_BODY = {"application/json": struct_schema(NodeWrite)}
 
@@ -23,6 +25,52 @@ class NodeView(NodeOut, frozen=True):
     """A node in the seed's shape plus its live ``status`` (reported over MQTT)."""
 
     status: LiveStatus
+
+
+class PointView(PointOut, frozen=True, omit_defaults=True):
+    """A point in v2: a ``livestream_flv`` point also carries its viewer ``url``."""
+
+    url: str | None = None
+    """Where the point's live video is watched (HTTP-FLV), for ``livestream_flv`` points."""
+
+
+class NodeViewV2(msgspec.Struct, frozen=True):
+    """A node in v2: the seed's fields, points with their ``url``, and live ``status``."""
+
+    id: int
+    name: str
+    description: str
+    points: list[PointView]
+    type_name: str
+    status: LiveStatus
+
+
+def _point_v2(point: PointOut, base_path: str) -> PointView:
+    url = (
+        viewer_path(base_path, point.node_id, point.id)
+        if point.point_type_name == LIVESTREAM_FLV
+        else None
+    )
+    return PointView(
+        id=point.id,
+        name=point.name,
+        node_id=point.node_id,
+        point_type_id=point.point_type_id,
+        point_type_name=point.point_type_name,
+        params=point.params,
+        url=url,
+    )
+
+
+def _view_v2(node: NodeOut, states: NodeStates, base_path: str) -> NodeViewV2:
+    return NodeViewV2(
+        id=node.id,
+        name=node.name,
+        description=node.description,
+        points=[_point_v2(p, base_path) for p in node.points],
+        type_name=node.type_name,
+        status=states.status(node.id),
+    )
 
 
 def _view(node: NodeOut, states: NodeStates) -> NodeView:
@@ -54,10 +102,12 @@ class NodesController(Controller):
     tags = ["nodes"]
 
     @get("/", operation_id="list_nodes", summary="List nodes", **documented())
-    async def list_nodes(self, call: CallDep) -> list[NodeView]:
-        """The nodes of the caller's group with their points and live status."""
+    async def list_nodes(self, call: CallDep) -> list[NodeViewV2]:
+        """The nodes of the caller's group with their points and live status; live
+        video points carry their viewer ``url``."""
         listed = await call.services.listings.nodes(call.principal)
-        return [_view(n, call.messaging.states) for n in listed]
+        base = call.services.live_tokens.base_path
+        return [_view_v2(n, call.messaging.states, base) for n in listed]
 
     @post(
         "/",
@@ -75,9 +125,10 @@ class NodesController(Controller):
         summary="Get a node",
         **documented(NotFound),
     )
-    async def get_node(self, call: CallDep, node_id: FromPath[PathId]) -> NodeView:
-        """One node with its points and live status."""
-        return _view(await nodes.get_node(call.principal, node_id), call.messaging.states)
+    async def get_node(self, call: CallDep, node_id: FromPath[PathId]) -> NodeViewV2:
+        """One node with its points (live video points with their ``url``) and live status."""
+        node = await nodes.get_node(call.principal, node_id)
+        return _view_v2(node, call.messaging.states, call.services.live_tokens.base_path)
 
     @put(
         "/{node_id:int}",

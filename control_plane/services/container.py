@@ -11,6 +11,7 @@ from control_plane.services.clock import Clock, utc_now
 from control_plane.services.dispatch import DispatchService
 from control_plane.services.jobs import JobService
 from control_plane.services.listings import Listings
+from control_plane.services.live_video import LiveTokens
 from control_plane.settings import Settings
 from shared.mission.feasibility import MissionLimits
 
@@ -24,6 +25,8 @@ class Services:
     jobs: JobService
     dispatch: DispatchService
     listings: Listings
+    live_tokens: LiveTokens
+    """Signs and checks the live video's viewer tokens (``GOSD_LIVE_TOKEN_*``)."""
     mission_limits: MissionLimits
     """What plans' and jobs' missions are checked with (``GOSD_MISSION_*``)."""
 
@@ -44,5 +47,8 @@ class Services:
             jobs=JobService(clock, store, mission_limits=limits),
             dispatch=DispatchService(clock),
             listings=Listings(),
+            live_tokens=LiveTokens.create(
+                settings.live_token_key, settings.live_token_max_ttl_s, settings.base_path, clock
+            ),
             mission_limits=limits,
         )
