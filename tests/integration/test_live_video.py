@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import itertools
 import random
 import time
 from collections.abc import AsyncIterator
@@ -154,14 +155,16 @@ class Publisher:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[Publisher]:
-        async with httpx.AsyncClient(base_url=self._live.base, timeout=60) as client:
-            async with asyncio.TaskGroup() as group:
-                self._task = group.create_task(self._put(client))
-                try:
-                    yield self
-                finally:
-                    if not self._task.done():
-                        self._task.cancel()
+        async with (
+            httpx.AsyncClient(base_url=self._live.base, timeout=60) as client,
+            asyncio.TaskGroup() as group,
+        ):
+            self._task = group.create_task(self._put(client))
+            try:
+                yield self
+            finally:
+                if not self._task.done():
+                    self._task.cancel()
 
     async def response(self) -> httpx.Response:
         assert self._task is not None
@@ -210,7 +213,7 @@ async def test_a_viewer_gets_h264_of_the_published_size_and_rate(live: Live) -> 
         assert len(frames) >= 20
         assert {(f.width, f.height) for f in frames} == {(320, 240)}
         times = [t.timestamp_ms for t in video if not t.is_sequence_header]
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         assert sorted(gaps)[len(gaps) // 2] in range(60, 75)  # 15 frames/s
         assert (await pub.response()).status_code == 204
 
