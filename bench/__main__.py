@@ -13,6 +13,7 @@ from bench import (
     dispatch_latency,
     fleet_load,
     flight,
+    live_relay,
     mavsdk_drone,
     mission_verdicts,
     missions,
@@ -20,7 +21,17 @@ from bench import (
 )
 from bench.server import gosd_server
 
-BENCHES = ("api", "blob", "fleet", "dispatch", "sim", "mavsdk", "flight", "missions")
+BENCHES = (
+    "api",
+    "blob",
+    "fleet",
+    "dispatch",
+    "sim",
+    "mavsdk",
+    "flight",
+    "missions",
+    "live_relay",
+)
 
 
 def main() -> None:
@@ -68,6 +79,8 @@ def main() -> None:
             asyncio.run(mavsdk_drone.upload(500, 1 if args.quick else 3, loss))
     if "flight" in chosen:
         asyncio.run(flight.run(quick=args.quick))
+    if "live_relay" in chosen:
+        live_relay.main(quick=args.quick)
     if "missions" in chosen:
         missions.run(args.quick)
         mission_verdicts.run()
