@@ -70,7 +70,8 @@ class VideoController(Controller):
             NotFound,
             Conflict,
             InvalidStream,
-            body={FLV: BINARY},
+            # Any content type is read as FLV; octet-stream is how generic clients send it.
+            body={FLV: BINARY, "application/octet-stream": BINARY},
             more_errors={
                 400: "The stream is not FLV with H.264 the relay passes on (the message "
                 "names the fault, its byte offset and tag)",
