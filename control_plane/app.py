@@ -29,6 +29,7 @@ from control_plane.api.live import LiveController
 from control_plane.api.nodes import NodesController, NodesV1Controller
 from control_plane.api.oauth import revoke, token
 from control_plane.api.plans import PlansController
+from control_plane.api.player_page import player_page
 from control_plane.api.protocol import mqtt_contract
 from control_plane.api.users import current_user
 from control_plane.db.lifecycle import open_database
@@ -85,7 +86,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
     schema_path = settings.base_path + "/schema"
     docs = docs_page(settings.base_path)
     return Litestar(
-        route_handlers=[public, api, docs.assets],
+        route_handlers=[public, api, docs.assets, *player_page(settings.base_path)],
         lifespan=[database, mqtt],
         dependencies={
             "principal": Provide(provide_principal),
