@@ -61,3 +61,13 @@ check:
 [group('bench')]
 bench *ARGS:
     python -m bench {{ARGS}}
+
+# rebuild the player page's vendored mpegts.js from the npm registry (npm ci, then copy; needs npm)
+[group('build')]
+vendor-player:
+    python web/vendor.py
+
+# check the vendored player files against the registry's locked tarballs (needs npm and the network)
+[group('check')]
+vendor-player-check:
+    python web/vendor.py --check

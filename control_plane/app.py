@@ -30,6 +30,7 @@ from control_plane.api.live import LiveController
 from control_plane.api.nodes import NodesController, NodesV1Controller
 from control_plane.api.oauth import revoke, token
 from control_plane.api.plans import PlansController
+from control_plane.api.player_page import player_page
 from control_plane.api.protocol import mqtt_contract
 from control_plane.api.users import current_user
 from control_plane.api.video import VideoController
@@ -102,7 +103,7 @@ def create_app(settings: Settings, *, clock: Clock = utc_now) -> Litestar:
     schema_path = settings.base_path + "/schema"
     docs = docs_page(settings.base_path)
     return Litestar(
-        route_handlers=[public, api, docs.assets],
+        route_handlers=[public, api, docs.assets, *player_page(settings.base_path)],
         lifespan=[database, mqtt, live],
         dependencies={
             "principal": Provide(provide_principal),

@@ -1,4 +1,4 @@
-"""Fixtures of the integration tests that talk MQTT to the in-process control plane."""
+"""Fixtures of the integration tests: MQTT to the in-process control plane, a browser."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from typing import Any
 import aiomqtt
 import pytest
 from litestar.testing import AsyncTestClient
+from playwright.async_api import Browser
 
 from control_plane.messaging.runtime import Messaging
 from shared import topics
+from tests.browser import chromium
 from tests.integration.agent_harness import BlobServer
 from tests.support import until
 
@@ -44,3 +46,10 @@ def blobs() -> Iterator[BlobServer]:
     """The control plane's file downloads, as node 7 (the agent tests' node) sees them."""
     with BlobServer("node-7", "node-secret-7") as server:
         yield server
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's headless Chromium (skipped where it is missing, failing under CI)."""
+    async with chromium() as launched:
+        yield launched

@@ -1,16 +1,13 @@
 """The API page (``/gosd/schema/swagger``) works on a machine with no internet.
 
-The browser tests open it in Debian's Chromium (``/usr/bin/chromium``, driven by
-Playwright; Playwright's own browser download is never used) against a real
+The browser tests open it in Debian's Chromium (``tests.browser``) against a real
 ``gosd serve`` on 127.0.0.1, and record every request the page makes: one to any other
-host fails the test. Where Chromium is missing they are skipped, except under CI
-(``CI=true``), where they fail.
+host fails the test.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -18,42 +15,13 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import unavailable
+from tests.browser import Recorded
 from tests.e2e.processes import gosd_env, running
 
-CHROMIUM = Path(os.environ.get("GOSD_TEST_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",  # the tests run as root
-    "--disable-gpu",
-    # Chromium's own traffic (updates, sync, field trials) is not the page's: keep it
-    # off so that nothing but the page talks to the network.
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 RENDER_TIMEOUT_MS = 30_000
 """Parsing 1.5 MB of Swagger UI takes a few seconds on a busy 2-core machine."""
-
-
-def require_chromium() -> Path:
-    """Debian's Chromium; skips the test where there is none (fails under CI)."""
-    if os.access(CHROMIUM, os.X_OK):
-        return CHROMIUM
-    unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)", "browser")
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    chromium = require_chromium()
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 @pytest.fixture
@@ -64,42 +32,6 @@ def server(tmp_path: Path) -> Iterator[str]:
         _,
     ):
         yield base
-
-
-class Recorded:
-    """What a browser context asked of the network, and what went wrong on its pages."""
-
-    def __init__(self, context: BrowserContext) -> None:
-        self.urls: list[str] = []
-        self.failed: list[str] = []
-        self.errors: list[str] = []
-        context.on("request", lambda request: self.urls.append(request.url))
-        context.on(
-            "requestfailed",
-            lambda request: self.failed.append(f"{request.url}: {request.failure}"),
-        )
-        context.on(
-            "response",
-            lambda response: (
-                self.failed.append(f"{response.url}: {response.status}")
-                if response.status >= 400
-                else None
-            ),
-        )
-        context.on("weberror", lambda error: self.errors.append(str(error.error)))
-
-    def elsewhere(self, base: str) -> list[str]:
-        """The requests that went anywhere but the server at ``base``.
-
-        ``data:`` URLs (images inlined in Swagger UI's stylesheet) reach no network.
-        """
-        server = urlsplit(base).netloc
-        return [
-            url
-            for url in self.urls
-            if not url.startswith("data:")
-            and not (urlsplit(url).scheme == "http" and urlsplit(url).netloc == server)
-        ]
 
 
 async def open_api_page(browser: Browser, base: str) -> tuple[Page, Recorded]:
