@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 from collections.abc import AsyncIterator
 
 import av
@@ -80,13 +81,13 @@ class FlvEncoder:
 
 
 async def paced_body(
-    encoder: FlvEncoder, frames: int, *, realtime: bool = True
+    encoder: FlvEncoder, frames: int | None, *, realtime: bool = True
 ) -> AsyncIterator[bytes]:
     """The encoder's output as a chunked request body, a frame per ``1/rate`` seconds
-    (pacing a live source, not waiting for anything)."""
+    (pacing a live source, not waiting for anything); ``frames`` None: no end."""
     loop = asyncio.get_running_loop()
     start = loop.time()
-    for i in range(frames):
+    for i in itertools.count() if frames is None else range(frames):
         chunk = encoder.next_frame()
         if chunk:
             yield chunk

@@ -8,172 +8,31 @@ FLV muxer output, and what viewers receive is decoded by PyAV's H.264 decoder.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 import itertools
 import random
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
 
 import av
 import httpx
 import pytest
-import uvicorn
 
-from control_plane.app import create_app
-from control_plane.live.hub import LiveHub
-from control_plane.server import bind
 from control_plane.settings import Settings
 from shared import flv
 from shared.flv import FlvParser, FlvTag
-from tests.conftest import CLIENT_ID, CLIENT_SECRET, ManualClock
-from tests.flv_source import FlvEncoder, paced_body
+from tests.conftest import ManualClock
+from tests.flv_source import FlvEncoder
+from tests.live_relay import V2, Live, Publisher, live_channel, serve_live
 from tests.support import until
 
 pytestmark = pytest.mark.integration
 
-V2 = "/gosd/api/v2"
-
-
-@dataclass
-class Live:
-    base: str
-    hub: LiveHub
-    http: httpx.AsyncClient
-    clock: ManualClock
-    user: dict[str, str]
-    other: dict[str, str]
-    node_id: int
-    point_id: int
-    node: dict[str, str]
-    second_node: dict[str, str]
-    map_point_id: int
-
-    def path(self, point_id: int | None = None, node_id: int | None = None) -> str:
-        return f"{V2}/nodes/{node_id or self.node_id}/points/{point_id or self.point_id}/live.flv"
-
-
-async def _login(http: httpx.AsyncClient, form: dict[str, str]) -> dict[str, str]:
-    r = await http.post("/gosd/oauth/token", data=form)
-    assert r.status_code == 200, r.text
-    return {"Authorization": "Bearer " + r.json()["access_token"]}
-
-
-def _user(name: str, password: str) -> dict[str, str]:
-    return {
-        "grant_type": "password",
-        "username": name,
-        "password": password,
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-    }
-
-
-async def _node(http: httpx.AsyncClient, admin: dict[str, str]) -> tuple[dict[str, Any], str]:
-    body = {
-        "name": "cam",
-        "type_name": "air",
-        "points": [
-            {"name": "front", "point_type_name": "livestream_flv"},
-            {"name": "map", "point_type_name": "map"},
-        ],
-    }
-    r = await http.post(f"{V2}/nodes/", headers=admin, json=body)
-    assert r.status_code == 201, r.text
-    node = r.json()
-    return node, node["secret"]
-
 
 @pytest.fixture
 async def live(settings: Settings, clock: ManualClock) -> AsyncIterator[Live]:
-    """The control plane on a real port, a node with a live point, tokens of everyone."""
-    settings = settings.with_changes(live_wait_s=3.0, live_grace_s=1.0, rpc_timeout_s=1)
-    app = create_app(settings, clock=clock)
-    sock = bind("127.0.0.1", 0)
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, lifespan="on", log_level="warning", timeout_graceful_shutdown=1)
-    )
-    async with asyncio.TaskGroup() as group:
-        serving = group.create_task(server.serve(sockets=[sock]))
-        base = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=base, timeout=20) as http:
-
-            async def up() -> bool:
-                with contextlib.suppress(httpx.TransportError):
-                    return (await http.get(f"{V2}/ok")).status_code == 200
-                return False
-
-            await until(up, "the server answers")
-            admin = await _login(http, _user("demo", "demodemo"))
-            node, secret = await _node(http, admin)
-            other_node, other_secret = await _node(http, admin)
-            creds = {"grant_type": "client_credentials", "client_secret": secret}
-            node_auth = await _login(http, {**creds, "client_id": f"node-{node['id']}"})
-            second = await _login(
-                http,
-                {
-                    "grant_type": "client_credentials",
-                    "client_id": f"node-{other_node['id']}",
-                    "client_secret": other_secret,
-                },
-            )
-            yield Live(
-                base=base,
-                hub=app.state.live,
-                http=http,
-                clock=clock,
-                user=admin,
-                other=await _login(http, _user("other", "otherother")),
-                node_id=node["id"],
-                point_id=node["points"][0]["id"],
-                node=node_auth,
-                second_node=second,
-                map_point_id=node["points"][1]["id"],
-            )
-        server.should_exit = True
-        await serving
-
-
-class Publisher:
-    """A node pushing PyAV's FLV in real time; ``response`` once the PUT ended."""
-
-    def __init__(self, live: Live, encoder: FlvEncoder, frames: int) -> None:
-        self.encoder = encoder
-        self.sent_at: dict[int, float] = {}
-        self._task: asyncio.Task[httpx.Response] | None = None
-        self._live, self._frames = live, frames
-
-    async def _put(self, client: httpx.AsyncClient) -> httpx.Response:
-        return await client.put(
-            self._live.path(),
-            headers={**self._live.node, "Content-Type": "video/x-flv"},
-            content=paced_body(self.encoder, self._frames),
-        )
-
-    @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[Publisher]:
-        async with (
-            httpx.AsyncClient(base_url=self._live.base, timeout=60) as client,
-            asyncio.TaskGroup() as group,
-        ):
-            self._task = group.create_task(self._put(client))
-            try:
-                yield self
-            finally:
-                if not self._task.done():
-                    self._task.cancel()
-
-    async def response(self) -> httpx.Response:
-        assert self._task is not None
-        return await self._task
-
-
-async def _live_channel(live: Live) -> bool:
-    channel = live.hub.channels.get((live.node_id, live.point_id))
-    return channel is not None and channel.live and bool(channel.gop)
+    async with serve_live(settings, clock) as served:
+        yield served
 
 
 async def _read(chunks: AsyncIterator[bytes], parser: FlvParser, until_tags: int) -> list[FlvTag]:
@@ -196,7 +55,7 @@ def _decode(stream: bytes) -> list[av.VideoFrame]:
 
 async def test_a_viewer_gets_h264_of_the_published_size_and_rate(live: Live) -> None:
     async with Publisher(live, FlvEncoder(320, 240, rate=15, gop=15), 60).running() as pub:
-        await until(lambda: _live_channel(live), "the stream is live")
+        await until(lambda: live_channel(live), "the stream is live")
         async with live.http.stream("GET", live.path(), headers=live.user) as r:
             assert r.status_code == 200
             assert r.headers["content-type"] == "video/x-flv"
@@ -221,7 +80,7 @@ async def test_a_viewer_gets_h264_of_the_published_size_and_rate(live: Live) -> 
 async def test_late_joiners_start_at_a_key_frame_and_decode_at_once(live: Live) -> None:
     rng = random.Random(7)  # noqa: S311 - reproducible join times
     async with Publisher(live, FlvEncoder(160, 120, rate=15, gop=10), 120).running():
-        await until(lambda: _live_channel(live), "the stream is live")
+        await until(lambda: live_channel(live), "the stream is live")
         for _ in range(12):
             await asyncio.sleep(rng.uniform(0, 0.4))  # a random moment to join, not a wait
             async with live.http.stream("GET", live.path(), headers=live.user) as r:
@@ -243,7 +102,7 @@ async def test_a_stalled_viewer_neither_delays_others_nor_grows(live: Live) -> N
     async with Publisher(
         live, FlvEncoder(320, 240, rate=30, gop=30, bitrate=2_000_000), 150
     ).running():
-        await until(lambda: _live_channel(live), "the stream is live")
+        await until(lambda: live_channel(live), "the stream is live")
         stalled_client = httpx.AsyncClient(
             base_url=live.base, timeout=30, limits=httpx.Limits(max_connections=1)
         )
@@ -323,7 +182,7 @@ async def test_a_viewer_of_a_node_that_does_not_stream_gets_503_saying_why(live:
 async def test_a_second_publisher_replaces_the_first_and_viewers_stay(live: Live) -> None:
     first = Publisher(live, FlvEncoder(160, 120, rate=15, gop=5), 400)
     async with first.running():
-        await until(lambda: _live_channel(live), "the first stream is live")
+        await until(lambda: live_channel(live), "the first stream is live")
         async with live.http.stream("GET", live.path(), headers=live.user) as r:
             parser, chunks = FlvParser(), r.aiter_raw()
             before = await _read(chunks, parser, 10)
@@ -341,7 +200,7 @@ async def test_a_second_publisher_replaces_the_first_and_viewers_stay(live: Live
 
 async def test_viewer_tokens(live: Live) -> None:
     async with Publisher(live, FlvEncoder(160, 120), 200).running():
-        await until(lambda: _live_channel(live), "the stream is live")
+        await until(lambda: live_channel(live), "the stream is live")
         r = await live.http.post(
             f"{V2}/nodes/{live.node_id}/points/{live.point_id}/live-token", headers=live.user
         )

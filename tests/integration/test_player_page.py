@@ -1,44 +1,36 @@
 """The player page (``/gosd/player/?src=...``) plays live FLV in a real browser.
 
 Debian's Chromium (``tests.browser``) opens the page served by the real control plane
-under uvicorn on 127.0.0.1. The stream is a live FLV encoded by PyAV as it is sent
-(``tests.live_flv``), served from the page's own origin at a point's viewer path: the
-``live_src`` fixture names it, and is the one place to change when the stream should come
-from the relay instead. Every request the browser makes is recorded; one to any other
-host fails the test. Screenshots go to ``test-artifacts/player-page/`` (ignored by git;
-``GOSD_TEST_ARTIFACTS`` moves it).
-"""
+under uvicorn on 127.0.0.1. A node publishes H.264 in FLV (PyAV's encoder and muxer) to
+its point through the relay; the page plays the point's viewer URL with a signed viewer
+token, as a user given that URL would. Every request the browser makes is recorded; one
+to any other host fails the test. Screenshots go to ``test-artifacts/player-page/``
+(ignored by git; ``GOSD_TEST_ARTIFACTS`` moves it)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
-import uvicorn
 from litestar.testing import AsyncTestClient
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from control_plane.api.player_page import CONTENT_SECURITY_POLICY
-from control_plane.app import create_app
-from control_plane.server import bind
 from control_plane.settings import Settings
 from tests.browser import Recorded
-from tests.live_flv import FlvRoutes, FlvStream
+from tests.conftest import ManualClock
+from tests.flv_source import FlvEncoder
+from tests.live_relay import V2, Live, Publisher, live_channel, serve_live
 from tests.support import until
 
-LIVE_PATH = "/gosd/api/v2/nodes/1/points/1/live.flv"
-"""Where the test's endless live stream is served (node 1's point 1 viewer path)."""
-SHORT_PATH = "/gosd/api/v2/nodes/1/points/2/live.flv"
-"""A stream that ends after two seconds, as when its publisher goes away."""
-STREAM = FlvStream(width=640, height=360, rate=15)
+STREAM = FlvEncoder(640, 360, rate=15, gop=15)
+"""The size and rate the publisher sends (one key frame a second)."""
 PLAY_TIMEOUT_S = 30
 """Chromium's start and the first keyframe on a busy 2-core machine."""
 ARTIFACTS = Path(
@@ -48,54 +40,48 @@ ARTIFACTS = Path(
 
 @dataclass(frozen=True)
 class PlayerServer:
-    base: str
-    """``http://127.0.0.1:<port>/gosd``"""
-    routes: FlvRoutes
+    live: Live
+
+    @property
+    def base(self) -> str:
+        """``http://127.0.0.1:<port>/gosd``"""
+        return self.live.base + "/gosd"
 
     def page_url(self, src: str | None = None) -> str:
         url = self.base + "/player/"
         return url if src is None else url + "?src=" + quote(src, safe="")
 
+    async def viewer_src(self) -> str:
+        """The point's viewer URL with a signed viewer token (what a player is given)."""
+        r = await self.live.http.post(
+            f"{V2}/nodes/{self.live.node_id}/points/{self.live.point_id}/live-token",
+            headers=self.live.user,
+        )
+        assert r.status_code == 200, r.text
+        url: str = r.json()["url"]
+        return url
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its signal handlers: the test runner keeps its own."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-@pytest.fixture
-async def player_server(settings: Settings) -> AsyncIterator[PlayerServer]:
-    """The control plane under uvicorn on a free port of 127.0.0.1, with the test's live
-    FLV streams in front of it at the viewer paths (one origin for page and stream)."""
-    routes = FlvRoutes(create_app(settings), {LIVE_PATH: STREAM, SHORT_PATH: FlvStream(seconds=2)})
-    sock = bind("127.0.0.1", 0)
-    server = _QuietServer(
-        uvicorn.Config(routes, lifespan="on", log_level="warning", timeout_graceful_shutdown=1)
-    )
-    async with asyncio.TaskGroup() as tasks:
-        tasks.create_task(server.serve(sockets=[sock]))
-
-        async def started() -> bool:
-            return server.started
-
-        await until(started, "the control plane serves")
-        try:
-            yield PlayerServer(f"http://127.0.0.1:{sock.getsockname()[1]}/gosd", routes)
-        finally:
-            server.should_exit = True
-    sock.close()
+    def publisher(self, seconds: float | None = None) -> Publisher:
+        """A node publishing the point in real time, ``seconds`` long (None: no end)."""
+        frames = None if seconds is None else round(seconds * STREAM.rate)
+        return Publisher(self.live, FlvEncoder(STREAM.width, STREAM.height, 15, gop=15), frames)
 
 
 @pytest.fixture
-def live_src(player_server: PlayerServer) -> str:
-    """The ``src`` of a live stream for the page: a same-origin path (with its query).
+async def player_server(settings: Settings, clock: ManualClock) -> AsyncIterator[PlayerServer]:
+    """The control plane under uvicorn on a free port of 127.0.0.1 with a node and its
+    live point: the page and the relay share one origin."""
+    async with serve_live(settings, clock) as live:
+        yield PlayerServer(live)
 
-    Today the test's own encoder at node 1's point 1; with the relay, a point's viewer URL
-    (``.../live.flv?token=<signed viewer token>``) whose publisher runs.
-    """
-    return LIVE_PATH
+
+@pytest.fixture
+async def live_src(player_server: PlayerServer) -> AsyncIterator[str]:
+    """The ``src`` of a live stream for the page: the viewer URL of a point that a node
+    publishes through the relay, as long as the test runs."""
+    async with player_server.publisher().running():
+        await until(lambda: live_channel(player_server.live), "the node publishes")
+        yield await player_server.viewer_src()
 
 
 async def new_page(browser: Browser, **options: Any) -> tuple[BrowserContext, Page, Recorded]:
@@ -174,7 +160,7 @@ async def test_the_page_plays_the_live_stream_and_talks_only_to_this_server(
         player_server.page_url(),
         player_server.page_url() + "vendor/mpegts.js",
         player_server.page_url() + "player.js",
-        "http://" + player_server.base.split("/")[2] + LIVE_PATH,
+        player_server.live.base + player_server.live.path(),
     } <= loaded
     await context.close()
 
@@ -210,17 +196,20 @@ async def test_when_the_stream_ends_the_page_says_so_and_reconnects(
     browser: Browser, player_server: PlayerServer
 ) -> None:
     context, page, recorded = await new_page(browser)
-    await page.goto(player_server.page_url(SHORT_PATH))
-
-    await wait_for_state(page, "playing")
-    await wait_for_state(page, "ended")
+    async with player_server.publisher(seconds=2).running():
+        await page.goto(player_server.page_url(await player_server.viewer_src()))
+        await wait_for_state(page, "playing")
+        await wait_for_state(page, "ended")
     await expect(page.locator("#message")).to_contain_text("reconnecting in")
-    await wait_for_state(page, "playing")
-    await plays_on(page, seconds=0.5)
+    # The node publishes again (as an agent does after a network cut): the page is back.
+    async with player_server.publisher().running():
+        await wait_for_state(page, "playing")
+        await plays_on(page, seconds=0.5)
 
     state = await player(page)
     assert state["reconnects"] >= 1
-    assert player_server.routes.requests.count(SHORT_PATH) >= 2
+    watched = [u for u in recorded.urls if u.split("?")[0].endswith(player_server.live.path())]
+    assert len(watched) >= 2
     assert recorded.elsewhere(player_server.base) == []
     await context.close()
 
@@ -248,7 +237,7 @@ async def test_a_stream_of_another_origin_is_refused_and_never_fetched(
         await expect(page.locator("#message")).to_contain_text("plays only streams of")
         await expect(page.locator("#src")).to_have_value(src)
     assert recorded.elsewhere(player_server.base) == []
-    assert player_server.routes.requests == []
+    assert not [u for u in recorded.urls if ".flv" in u.split("?")[0]]
     await context.close()
 
 
@@ -257,9 +246,10 @@ async def test_a_refused_token_is_shown_and_not_retried(
     browser: Browser, player_server: PlayerServer
 ) -> None:
     context, page, _ = await new_page(browser)
-    # A path that needs a token, asked without one: the control plane answers 401, as
-    # the relay does for an expired viewer token.
-    await page.goto(player_server.page_url("/gosd/api/v2/nodes/1/status"))
+    # An expired viewer token (the clock moved on past its 60 s): the relay answers 401.
+    src = await player_server.viewer_src()
+    player_server.live.clock.advance(61)
+    await page.goto(player_server.page_url(src))
 
     await wait_for_state(page, "error")
     await expect(page.locator("#message")).to_contain_text("HTTP 401")
