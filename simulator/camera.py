@@ -367,7 +367,12 @@ class CameraServer:
         self._handlers.add(task)
         try:
             await self._serve(reader, writer)
-        except (ConnectionError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        except (
+            ConnectionError,
+            TimeoutError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+        ):
             pass
         finally:
             self._handlers.discard(task)

@@ -57,7 +57,9 @@ def glyph_rows(char: str, scale: int) -> tuple[bytes, ...]:
     return tuple(rows)
 
 
-def draw_text(luma: bytearray, width: int, height: int, x: int, y: int, text: str, scale: int) -> None:
+def draw_text(
+    luma: bytearray, width: int, height: int, x: int, y: int, text: str, scale: int
+) -> None:
     """Write ``text`` into a luma plane (``width`` bytes a row) at ``x, y``; clipped to it."""
     step = (GLYPH_W + 1) * scale
     for n, char in enumerate(text):
