@@ -1,9 +1,9 @@
 """Downloading a job's files from the control plane and proving they are the right bytes.
 
-The agent authenticates as its node (``edge_agent.node_token``, DESIGN §7), streams each blob to disk without holding it in memory, and checks
-size and sha256 against the job's ``FileRef`` before anything uses it. Verified files
-are kept under their sha256, so a file shared by several jobs is downloaded once.
-"""
+The agent authenticates as its node (``edge_agent.node_token``, DESIGN §7), streams each
+blob to disk without holding it in memory, and checks size and sha256 against the job's
+``FileRef`` before anything uses it. Verified files are kept under their sha256, so a
+file shared by several jobs is downloaded once."""
 
 from __future__ import annotations
 

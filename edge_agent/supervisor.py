@@ -1,8 +1,9 @@
 """The composition root of the agent: builds every component and runs them together.
 
 One ``asyncio.TaskGroup`` owns the long-lived components (link, RPC server, executor,
-event publisher, telemetry, network monitor, live video streams): if one fails, all stop, and the CLI exits
-non-zero (systemd or the dock restarts the agent; the outbox carries the state over).
+event publisher, telemetry, network monitor, live video streams): if one fails, all
+stop, and the CLI exits non-zero (systemd or the dock restarts the agent; the outbox
+carries the state over).
 
 A clean stop cancels the workers first and the link last, so the link can still say
 ``offline`` (retained) before it disconnects.

@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import av
 from av.video.frame import PictureType, VideoFrame
@@ -298,7 +298,7 @@ class Camera:
                 for client in clients:
                     self._mux(client, stamped)
 
-    def _mux(self, client: CameraClient, packet: av.Packet) -> None:
+    def _mux(self, client: CameraClient, packet: av.Packet[Any]) -> None:
         if client.overflowed:
             return
         if not client._started:
@@ -311,7 +311,8 @@ class Camera:
             stream.width, stream.height = s.width, s.height
             stream.pix_fmt = "yuv420p"
             client._muxer, client._stream = muxer, stream
-        assert client._muxer is not None and client._stream is not None
+        assert client._muxer is not None
+        assert client._stream is not None
         packet.stream = client._stream
         client._muxer.mux(packet)
 

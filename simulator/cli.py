@@ -3,8 +3,9 @@
 ``gosd sim --vehicles N`` runs the fleet until SIGINT/SIGTERM and prints, per vehicle,
 the MAVSDK URL to connect with. ``--cameras`` gives each vehicle a synthetic H.264
 camera served as HTTP MPEG-TS (``http://127.0.0.1:PORT/cameras/I.ts``, PORT from
-``--camera-port``), with its capture time drawn on the picture and stamped in the stream. ``gosd sim fault --control PORT ...`` is the client of
-the fault-injection socket a fleet opens with ``--control PORT``.
+``--camera-port``), with its capture time drawn on the picture and stamped in the
+stream. ``gosd sim fault --control PORT ...`` is the client of the fault-injection socket
+a fleet opens with ``--control PORT``.
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from typing import Any
 
 import av
 import av.container
+import av.video.stream
 from av.video.frame import PictureType
 
 from shared.agent_config import LivestreamSection
@@ -176,13 +177,13 @@ class Capture:
         name = "libx264" if s.encoder == "auto" else s.encoder
         try:
             codec = av.Codec(name, "w")
-        except av.FFmpegError as exc:
-            raise SourceError(f"FFmpeg has no encoder {name!r}", dead=True) from exc
-        except ValueError as exc:
+        except (av.FFmpegError, ValueError) as exc:
             raise SourceError(f"FFmpeg has no encoder {name!r}", dead=True) from exc
         options = {"preset": "ultrafast", "tune": "zerolatency"} if name == "libx264" else {}
         rate = max(1, round(s.fps))
         out = self._output.add_stream(codec.name, rate=rate, options=options)
+        if not isinstance(out, av.video.stream.VideoStream):
+            raise SourceError(f"{name!r} is not a video encoder", dead=True)
         out.width = s.width or source.codec_context.width
         out.height = s.height or source.codec_context.height
         formats = [f.name for f in codec.video_formats or ()]
@@ -197,7 +198,8 @@ class Capture:
 
     def run(self, stop: threading.Event) -> None:
         """Read until ``stop`` is set; ``SourceError`` when the source breaks or ends."""
-        assert self._input is not None and self._output is not None
+        assert self._input is not None
+        assert self._output is not None
         stream = self._input.streams.video[0]
         try:
             while not stop.is_set():
@@ -244,7 +246,7 @@ class Capture:
         self._last_dts = dts
         return dts
 
-    def _pass(self, packet: av.Packet) -> None:
+    def _pass(self, packet: av.Packet[Any]) -> None:
         assert self._output is not None
         base = packet.time_base
         dts_src = packet.dts if packet.dts is not None else packet.pts

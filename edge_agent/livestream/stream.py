@@ -3,9 +3,10 @@
 ``LiveStream.run()`` works until cancelled. While the stream is wanted (``always``, or
 between ``start()`` and ``stop()``) it keeps a capture running (``CaptureThread``) and
 one chunked ``PUT {control_plane}/api/v2/nodes/{node}/points/{point}/live.flv`` open
-with the node's token (``put.py``: the answer is read while the body is sent), whose body is the capture's preamble then its FLV tags from a
-keyframe on. Tags flow through a bounded queue: a full queue drops whole frames up to the
-next keyframe (``frames_dropped``); the capture is never blocked by the network.
+with the node's token (``put.py``: the answer is read while the body is sent), whose
+body is the capture's preamble then its FLV tags from a keyframe on. Tags flow through a
+bounded queue: a full queue drops whole frames up to the next keyframe
+(``frames_dropped``); the capture is never blocked by the network.
 
 What an answer of the ingest does:
 
