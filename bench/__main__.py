@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from bench import (
+    agent_video,
     api_load,
     blob_transfer,
     dispatch_latency,
@@ -20,7 +21,7 @@ from bench import (
 )
 from bench.server import gosd_server
 
-BENCHES = ("api", "blob", "fleet", "dispatch", "sim", "mavsdk", "flight", "missions")
+BENCHES = ("api", "blob", "fleet", "dispatch", "sim", "mavsdk", "flight", "missions", "video")
 
 
 def main() -> None:
@@ -71,6 +72,8 @@ def main() -> None:
     if "missions" in chosen:
         missions.run(args.quick)
         mission_verdicts.run()
+    if "video" in chosen:
+        asyncio.run(agent_video.run(args.quick))
 
 
 def _run_gosd_from(source: Path) -> None:
