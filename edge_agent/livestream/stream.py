@@ -56,7 +56,7 @@ STOP_GRACE_S = 2.0
 """How long a stopped stream waits for the ingest's answer after ending its body."""
 
 
-class _TagQueue:
+class TagQueue:
     """Bounded FLV tags for one connection; drops whole frames up to the next keyframe."""
 
     def __init__(self, limit: int) -> None:
@@ -143,7 +143,7 @@ class LiveStream:
         """Monotonic time the current session's first frame went out (for the start-up
         figure); None until then."""
         self._sent: collections.deque[tuple[float, int]] = collections.deque()
-        self._queue: _TagQueue | None = None
+        self._queue: TagQueue | None = None
 
     # ----------------------------------------------------------- control and health
 
@@ -344,7 +344,7 @@ class LiveStream:
                 await asyncio.sleep(delay)
 
     async def _put(self, token: str, capture: CaptureThread) -> int:
-        queue = _TagQueue(QUEUE_TAGS)
+        queue = TagQueue(QUEUE_TAGS)
         self._queue = queue
         self.connections += 1
 
@@ -382,7 +382,11 @@ class CaptureThread:
         self._opened: asyncio.Future[None] = self._loop.create_future()
         self._ended: asyncio.Future[None] = self._loop.create_future()
         self._stop = threading.Event()
-        self._queue: _TagQueue | None = None
+        self._queue: TagQueue | None = None
+        self._gop: list[tuple[bytes, bool]] = []
+        """The tags since the latest keyframe: a connection starts with them, so it need
+        not wait for the source's next keyframe (the first one often arrives before the
+        first PUT is open)."""
         self._capture = Capture(settings, self._on_tag)
         self._thread = threading.Thread(target=self._work, name="livestream-capture", daemon=True)
         self._thread.start()
@@ -411,20 +415,34 @@ class CaptureThread:
         """Returns (or raises ``SourceError``) when the capture stops by itself."""
         await asyncio.shield(self._ended)
 
-    def attach(self, queue: _TagQueue | None) -> None:
+    def attach(self, queue: TagQueue | None) -> None:
         """Where tags go from now on (None: nowhere)."""
         self._queue = queue
         if queue is not None:
-            self._capture.request_keyframe()
+            if self._gop:
+                for data, keyframe in self._gop:
+                    queue.put(data, keyframe)
+            else:
+                self._capture.request_keyframe()
 
     def stop(self) -> None:
         """Ask the thread to stop (it does within a read timeout); it closes the source."""
         self._stop.set()
 
     def _on_tag(self, data: bytes, keyframe: bool) -> None:
-        self._loop.call_soon_threadsafe(self._deliver, data, keyframe)
+        try:
+            self._loop.call_soon_threadsafe(self._deliver, data, keyframe)
+        except RuntimeError:  # the loop is closed (the agent is exiting): stop reading
+            self._stop.set()
 
     def _deliver(self, data: bytes, keyframe: bool) -> None:
+        if keyframe:
+            self._gop.clear()
+        if self._gop or keyframe:
+            if len(self._gop) < QUEUE_TAGS:
+                self._gop.append((data, keyframe))
+            else:
+                self._gop.clear()  # a GOP longer than a queue: start at the next keyframe
         if self._queue is not None:
             self._queue.put(data, keyframe)
 

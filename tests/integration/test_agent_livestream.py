@@ -40,6 +40,8 @@ class Decoded:
     frames: int
     stamps_us: list[int]
     first_is_key: bool
+    times_ms: list[float]
+    """FLV timestamps (ms) of the frames with a stamp, in the same order as ``stamps_us``."""
 
 
 def decode_flv(body: bytes) -> Decoded:
@@ -47,7 +49,7 @@ def decode_flv(body: bytes) -> Decoded:
     try:
         stream = container.streams.video[0]
         ctx = stream.codec_context
-        result = Decoded(ctx.name, ctx.width, ctx.height, 0, [], False)
+        result = Decoded(ctx.name, ctx.width, ctx.height, 0, [], False, [])
         first = True
         for packet in container.demux(stream):
             if packet.size == 0:
@@ -55,8 +57,9 @@ def decode_flv(body: bytes) -> Decoded:
             if first:
                 result.first_is_key, first = bool(packet.is_keyframe), False
             stamp = video_stamp.find_in_avcc(bytes(packet))
-            if stamp is not None:
+            if stamp is not None and packet.pts is not None:
                 result.stamps_us.append(stamp)
+                result.times_ms.append(float(packet.pts * packet.time_base) * 1000)
             with_frames = packet.decode()
             result.frames += len(with_frames)
         return result
@@ -172,6 +175,11 @@ async def test_simulator_camera_passes_through_with_its_stamps(ingest: IngestSer
     assert decoded.stamps_us == sorted(decoded.stamps_us)
     now_us = time.time_ns() // 1000
     assert now_us - 30_000_000 < decoded.stamps_us[0] < now_us
+    # The FLV's timestamps are the capture clock's: they advance as the capture times do.
+    stamps_ms = [(s - decoded.stamps_us[0]) / 1000 for s in decoded.stamps_us]
+    times_ms = [t - decoded.times_ms[0] for t in decoded.times_ms]
+    drift = [abs(t - s) for t, s in zip(times_ms, stamps_ms, strict=True)]
+    assert max(drift) < 50, f"FLV time strays {max(drift):.0f} ms from the capture time"
 
 
 async def test_a_cut_connection_and_a_refused_token_are_recovered(ingest: IngestServer) -> None:

@@ -5,6 +5,9 @@ the vehicle), an encoder that runs only while watched, and hostile requests."""
 from __future__ import annotations
 
 import asyncio
+import socket
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 
@@ -14,7 +17,7 @@ import pytest
 from shared import video_stamp
 from simulator.camera import CameraSettings
 from simulator.fleet import SimFleet
-from tests.support import until
+from tests.support import stop_process, until
 
 pytestmark = pytest.mark.integration
 
@@ -121,3 +124,41 @@ async def test_hostile_requests_get_clear_answers_and_nothing_encodes() -> None:
             writer.close()
             assert answer.split(b" ")[1] == status, (request, answer[:80])
         assert fleet.camera_server.cameras[0].frames_encoded == 0
+
+
+def test_gosd_sim_prints_camera_urls_that_play() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        camera_port = s.getsockname()[1]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        base = s.getsockname()[1]
+    command = [sys.executable, "-m", "gosd", "sim", "--vehicles", "2", "--base-port", str(base)]
+    command += ["--cameras", "--camera-port", str(camera_port), "--camera-size", "320x240"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            lines = [process.stdout.readline().strip() for _ in range(4)]
+            urls = [line.split(": ", 1)[1] for line in lines if line.startswith("camera ")]
+            assert urls == [f"http://127.0.0.1:{camera_port}/cameras/{i}.ts" for i in (0, 1)]
+            seen = read_camera(urls[1], 3)
+            assert (seen.codec, seen.width, seen.height) == ("h264", 320, 240)
+        finally:
+            assert stop_process(process) == 0
+
+
+def test_gosd_sim_refuses_bad_camera_options() -> None:
+    for args, message in [
+        (["--camera-port", "9999"], "--camera-port needs --cameras"),
+        (["--cameras", "--camera-size", "641x360"], "even"),
+        (["--cameras", "--camera-size", "big"], "camera"),
+        (["--cameras", "--camera-fps", "0"], "fps"),
+    ]:
+        done = subprocess.run(
+            [sys.executable, "-m", "gosd", "sim", *args],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
