@@ -292,7 +292,7 @@ class LiveStream:
             await asyncio.wait({pusher, ended}, return_when=asyncio.FIRST_COMPLETED)
             if ended.done():
                 pusher.cancel()
-                error = ended.exception()
+                error = ended.result()
                 self._set_state("retrying", str(error) if error else "the source ended")
                 outcome = "source"
             else:
@@ -411,9 +411,14 @@ class CaptureThread:
             self.stop()
             raise
 
-    async def ended(self) -> None:
-        """Returns (or raises ``SourceError``) when the capture stops by itself."""
-        await asyncio.shield(self._ended)
+    async def ended(self) -> BaseException | None:
+        """When the capture stops by itself: why (None: it ended without an error). The
+        error is returned, not raised, so a task group waiting on it is not aborted."""
+        try:
+            await asyncio.shield(self._ended)
+        except SourceError as exc:
+            return exc
+        return None
 
     def attach(self, queue: TagQueue | None) -> None:
         """Where tags go from now on (None: nowhere)."""

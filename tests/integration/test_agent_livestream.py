@@ -6,9 +6,10 @@ stream comes back after a cut connection or a refused token."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import av
@@ -16,6 +17,7 @@ import pytest
 
 from edge_agent.drivers.base import TelemetrySample
 from edge_agent.livestream import LiveStreams
+from edge_agent.livestream.stream import LiveStream
 from edge_agent.node_token import NodeToken
 from edge_agent.rpc import RpcFailure
 from shared import topics, video_stamp
@@ -97,23 +99,37 @@ class Running:
 
     def __init__(self, ingest: IngestServer, *settings: LivestreamSection) -> None:
         self.record = Recorder()
-        self.streams = LiveStreams(
+        self._url = ingest.url
+        self.streams = self._streams(settings)
+        self._stack = contextlib.AsyncExitStack()
+        self._group: asyncio.TaskGroup | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def _streams(self, settings: Sequence[LivestreamSection]) -> LiveStreams:
+        return LiveStreams(
             settings,
             node_id=NODE,
-            control_plane_url=ingest.url,
-            token=NodeToken(ingest.url, NODE, SECRET),
+            control_plane_url=self._url,
+            token=NodeToken(self._url, NODE, SECRET),
             record=self.record,
         )
-        self._task: asyncio.Task[None] | None = None
+
+    def add(self, settings: LivestreamSection) -> LiveStream:
+        """Run one more stream (one whose source the test makes once running)."""
+        assert self._group is not None
+        more = self._streams([settings])
+        self._tasks.append(self._group.create_task(more.run()))
+        return more.streams[settings.point_id]
 
     async def __aenter__(self) -> Running:
-        self._task = asyncio.create_task(self.streams.run())
+        self._group = await self._stack.enter_async_context(asyncio.TaskGroup())
+        self._tasks.append(self._group.create_task(self.streams.run()))
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
+        for task in self._tasks:
+            task.cancel()
+        await self._stack.aclose()
 
 
 def frames_in(ingest: IngestServer, n: int, upload: int = 0) -> object:
@@ -262,3 +278,23 @@ async def test_refusals_of_the_point_are_reported(ingest: IngestServer) -> None:
 
         health = await until(replaced, "a replaced publisher is reported, and waits")
         assert health.state == "retrying" and "replaced" in health.last_error
+
+
+async def test_a_source_that_dies_is_retried_then_reported_failed(ingest: IngestServer) -> None:
+    camera = CameraSettings(width=160, height=120, fps=15, bitrate_kbps=100)
+    async with Running(ingest) as running:
+        async with SimFleet(1, base_port=25560, cameras=camera) as fleet:
+            settings = LivestreamSection(point_id=1, source=fleet.camera_url(0), mode="always")
+            stream = running.add(settings)
+            await until(frames_in(ingest, 5), "the camera's frames reach the ingest", 15)
+            assert stream.source_errors == 0
+        # The simulator, and its camera, are gone.
+
+        async def gave_up() -> LivestreamHealth | None:
+            health = running.record.latest(1)
+            return health if health is not None and health.state == "failed" else None
+
+        health = await until(gave_up, "the dead camera is reported failed", 20)
+    # It broke once while live, then could not be opened 3 times in a row.
+    assert health.source_errors == 4 and "gave up" in health.last_error
+    assert any(s.streams[0].state == "retrying" for s in running.record.samples if s.streams)
