@@ -10,7 +10,8 @@ Timestamps come from the capture clock: the source's own timestamps, rebased so 
 first frame is at 0 ms, as long as they keep pace with the monotonic clock within
 ``RESYNC_MS``; a source without timestamps, or one that jumps (a looped file starting
 over, a camera restarting), is stamped with the time each frame was read. Files and
-test patterns are read in real time (as they would be captured).
+test patterns are read in real time (as they would be captured); live sources as fast as
+they come.
 
 Everything here blocks; ``CaptureThread`` runs it and reports to the event loop.
 """
@@ -99,6 +100,11 @@ class Capture:
         self._output: av.container.OutputContainer | None = None
         self._sink = _Sink()
         self._loop_file = False
+        self._paced = False
+        """Read in real time (a file, the test pattern): FFmpeg hands them over as fast as
+        they are read. A live source is never paced: its packets buffered while opening
+        would be held back, and every later frame with them (measured: +170 ms at 720p30
+        from the simulator's camera)."""
         self._keyframe_wanted = threading.Event()
         self._t0: float | None = None
         self._shift_ms: float | None = None
@@ -154,6 +160,7 @@ class Capture:
         options = {"probesize": "1000000", "analyzeduration": "100000"}
         timeout = (OPEN_TIMEOUT_S, READ_TIMEOUT_S)
         if source == "testsrc":
+            self._paced = True
             width, height = (s.width, s.height) if s.width and s.height else TESTSRC_DEFAULT_SIZE
             return av.open(
                 f"testsrc2=size={width}x{height}:rate={s.fps:g}", format="lavfi", timeout=timeout
@@ -171,7 +178,7 @@ class Capture:
             return av.open(source, options=options, timeout=timeout)
         if not Path(source).is_file():
             raise SourceError(f"no such file {source}", dead=True)
-        self._loop_file = True
+        self._loop_file = self._paced = True
         return av.open(source, timeout=timeout)
 
     def _add_encoder(self, source: Any) -> None:
@@ -240,7 +247,7 @@ class Capture:
         ):
             self._shift_ms = elapsed_ms - source_s * 1000.0
         stamped = source_s * 1000.0 + self._shift_ms
-        if stamped > elapsed_ms + 5:  # read faster than captured (a file): keep real time
+        if self._paced and stamped > elapsed_ms + 5:  # read faster than captured: wait
             time.sleep((stamped - elapsed_ms) / 1000.0)
         return stamped
 

@@ -217,9 +217,9 @@ class LiveStream:
                 )
                 unwanted = tg.create_task(self._unwanted.wait())
                 await asyncio.wait({session, unwanted}, return_when=asyncio.FIRST_COMPLETED)
-                if not session.done():
-                    # Stopped: the body was ended by stop(); give the ingest a moment to
-                    # answer, then cut.
+                if not session.done() and self._queue is not None:
+                    # Stopped while a PUT is open: stop() ended its body; give the ingest
+                    # a moment to answer, then cut.
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(STOP_GRACE_S):
                             await asyncio.shield(session)
