@@ -123,6 +123,7 @@ class Supervisor:
                 ]
                 await stop.wait()
                 log.info("stopping")
+                await self.livestreams.close()  # the ingest sees each stream end cleanly
                 for worker in workers:
                     worker.cancel()
                 await asyncio.wait(workers)

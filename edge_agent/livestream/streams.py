@@ -44,17 +44,24 @@ class LiveStreams:
     ) -> None:
         self._record = record
         self._changed = asyncio.Event()
+        """Something to report (cleared by the reporter)."""
+        self._moved = asyncio.Event()
+        """A stream changed (cleared by ``close``, which waits for them to stop)."""
         self.streams: dict[int, LiveStream] = {
             s.point_id: LiveStream(
                 s,
                 node_id=node_id,
                 control_plane_url=control_plane_url,
                 token=token,
-                on_change=self._changed.set,
+                on_change=self._on_change,
                 transport=transport,
             )
             for s in settings
         }
+
+    def _on_change(self) -> None:
+        self._changed.set()
+        self._moved.set()
 
     def health(self) -> Livestream:
         return Livestream(streams=[stream.health() for stream in self.streams.values()])
@@ -80,6 +87,21 @@ class LiveStreams:
         stream = self._stream(params)
         stream.stop()
         return {"point_id": stream.settings.point_id, "state": stream.state}
+
+    async def close(self, timeout_s: float = 3.0) -> None:
+        """Stop every stream and wait (at most ``timeout_s``) until they are off: each open
+        PUT ends its body, so the ingest sees a clean end rather than a cut connection."""
+        for stream in self.streams.values():
+            stream.stop()
+
+        async def all_off() -> None:
+            while any(s.state not in ("off", "failed") for s in self.streams.values()):
+                self._moved.clear()
+                await self._moved.wait()
+
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout_s):
+                await all_off()
 
     async def run(self) -> None:
         """Run every stream and report their health, until cancelled."""

@@ -5,6 +5,7 @@ failed there, and an unknown point is an RPC error naming it."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,7 @@ def stream(point_id: int, state: str) -> Any:
 
 
 async def test_on_demand_stream_over_rpc_and_health_over_mqtt(
-    cp: ControlPlane, ingest: IngestServer
+    cp: ControlPlane, ingest: IngestServer, agent: AgentProcess
 ) -> None:
     health = topics.msg(NODE, "livestream")
     first = await cp.wait(health, stream(12, "failed"))
@@ -107,3 +108,13 @@ async def test_on_demand_stream_over_rpc_and_health_over_mqtt(
     await cp.drain(1.0)
     latest = cp.all(health)[-1]
     assert next(s for s in latest["streams"] if s["point_id"] == 12)["source_errors"] == 1
+
+    # Streaming again when the agent is stopped: the PUT's body ends cleanly too.
+    await cp.call("livestream_start", {"point_id": 11})
+    await until(frames_in(ingest, 5, upload=1), "the restarted stream reaches the ingest", 15)
+    assert await asyncio.to_thread(agent.stop) == 0
+
+    async def ended_again() -> bool:
+        return ingest.uploads[1].ended
+
+    await until(ended_again, "the agent's clean stop ends the stream's body cleanly")
