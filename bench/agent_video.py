@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import fractions
 import json
+import os
 import sys
 import tempfile
 import time
@@ -147,14 +148,17 @@ async def _child(url: str, source: str, encoder: str, seconds: float) -> dict[st
             if time.monotonic() > deadline:
                 raise SystemExit(f"no frame within 20 s: {stream.health()}")
             await asyncio.sleep(0.05)
-        cpu0, wall0, frames0 = time.process_time(), time.monotonic(), stream.frames_sent
+        times0, wall0, frames0 = os.times(), time.monotonic(), stream.frames_sent
         await asyncio.sleep(seconds)
-        cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+        times, wall = os.times(), time.monotonic() - wall0
+        user, system = times.user - times0.user, times.system - times0.system
         frames = stream.frames_sent - frames0
         health = stream.health()
         runner.cancel()
     return {
-        "cpu_pct": 100 * cpu / wall,
+        "cpu_pct": 100 * (user + system) / wall,
+        "user_pct": 100 * user / wall,
+        "system_pct": 100 * system / wall,
         "fps": frames / wall,
         "passthrough": health.passthrough,
         "codec": health.codec,
@@ -197,7 +201,8 @@ async def run(quick: bool = False) -> None:
             for label, source, encoder in cases:
                 r = await _case(sink, source, encoder, seconds)
                 print(
-                    f"  {label}: {r['cpu_pct']:.1f}% of a core, {r['fps']:.1f} fps sent, "
+                    f"  {label}: {r['cpu_pct']:.1f}% of a core (user {r['user_pct']:.1f}%, "
+                    f"system {r['system_pct']:.1f}%), {r['fps']:.1f} fps sent, "
                     f"{r['bitrate_kbps']:.0f} kbit/s, passthrough={r['passthrough']}, "
                     f"source codec {r['codec']}, {r['dropped']} frames dropped",
                     flush=True,
@@ -219,7 +224,8 @@ async def _latency(sink: Sink, seconds: float) -> None:
     lat = sorted(sink.latencies_ms[FPS:])
     print(
         f"  passthrough (simulator camera 720p30 over HTTP MPEG-TS): {r['cpu_pct']:.1f}% of a "
-        f"core, {r['fps']:.1f} fps sent, {r['dropped']} dropped; capture to ingest "
+        f"core (user {r['user_pct']:.1f}%, system {r['system_pct']:.1f}%), "
+        f"{r['fps']:.1f} fps sent, {r['dropped']} dropped; capture to ingest "
         f"p50 {percentile(lat, 50):.0f} ms, p99 {percentile(lat, 99):.0f} ms "
         f"({len(lat)} frames)",
         flush=True,
