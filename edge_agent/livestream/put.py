@@ -82,7 +82,9 @@ async def chunked_put(url: str, headers: Mapping[str, str], body: AsyncIterator[
                     outcome = PutError("no answer after the end of the stream")
         return _result(outcome)
     finally:
-        writer.close()
+        # Abort, not close: closing waits until the unsent bytes are sent, for ever when
+        # the server stopped reading (a stalled ingest); nothing unsent matters any more.
+        writer.transport.abort()
         with contextlib.suppress(Exception):
             await writer.wait_closed()
 

@@ -46,6 +46,8 @@ class IngestServer:
         self.uploads: list[Upload] = []
         self.answer: int | None = None
         """Answer every PUT with this status at once (None: accept)."""
+        self.stalled = asyncio.Event()
+        """Set: the PUTs in progress stop reading (a congested network)."""
         self.cut_after: int | None = None
         """Cut the next accepted PUT after this many body bytes."""
         self._server: asyncio.Server | None = None
@@ -132,6 +134,8 @@ class IngestServer:
             cut_after, self.cut_after = self.cut_after, None
             assert headers.get("transfer-encoding") == "chunked"
             while True:
+                if self.stalled.is_set():
+                    await asyncio.Event().wait()  # read nothing more, until cancelled
                 size = int((await reader.readuntil(b"\r\n")).strip().split(b";")[0], 16)
                 data = await reader.readexactly(size + 2)
                 if size == 0:

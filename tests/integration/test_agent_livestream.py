@@ -298,3 +298,28 @@ async def test_a_source_that_dies_is_retried_then_reported_failed(ingest: Ingest
     # It broke once while live, then could not be opened 3 times in a row.
     assert health.source_errors == 4 and "gave up" in health.last_error
     assert any(s.streams[0].state == "retrying" for s in running.record.samples if s.streams)
+
+
+async def test_a_stalled_ingest_costs_frames_not_the_capture(ingest: IngestServer) -> None:
+    settings = LivestreamSection(
+        point_id=2,
+        source="testsrc",
+        mode="always",
+        width=640,
+        height=360,
+        fps=30,
+        bitrate_kbps=20_000,
+    )
+    async with Running(ingest, settings) as running:
+        stream = running.streams.streams[2]
+        await until(frames_in(ingest, 10), "frames reach the ingest", 15)
+        ingest.stalled.set()
+
+        async def dropping() -> bool:
+            return stream.health().frames_dropped > 0
+
+        await until(dropping, "frames are dropped while the ingest reads nothing", 30)
+        ingest.stalled.clear()
+        # The stalled PUT times out and a new one starts from a keyframe.
+        await until(frames_in(ingest, 5, upload=1), "a new PUT after the stall", 30)
+        assert decode_flv(bytes(ingest.uploads[1].body)).first_is_key
