@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from bench import (
+    agent_video,
     api_load,
     blob_transfer,
     dispatch_latency,
@@ -31,6 +32,7 @@ BENCHES = (
     "flight",
     "missions",
     "live_relay",
+    "video",
 )
 
 
@@ -84,6 +86,8 @@ def main() -> None:
     if "missions" in chosen:
         missions.run(args.quick)
         mission_verdicts.run()
+    if "video" in chosen:
+        asyncio.run(agent_video.run(args.quick))
 
 
 def _run_gosd_from(source: Path) -> None:

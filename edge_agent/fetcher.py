@@ -1,10 +1,9 @@
 """Downloading a job's files from the control plane and proving they are the right bytes.
 
-The agent authenticates as its node (OAuth 2 ``client_credentials`` with the node
-secret, DESIGN §7), streams each blob to disk without holding it in memory, and checks
-size and sha256 against the job's ``FileRef`` before anything uses it. Verified files
-are kept under their sha256, so a file shared by several jobs is downloaded once.
-"""
+The agent authenticates as its node (``edge_agent.node_token``, DESIGN §7), streams each
+blob to disk without holding it in memory, and checks size and sha256 against the job's
+``FileRef`` before anything uses it. Verified files are kept under their sha256, so a
+file shared by several jobs is downloaded once."""
 
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from shared import topics
+from edge_agent.node_token import NodeToken, TokenError
 from shared.errors import JobFailure
 from shared.messages import FileRef
 
@@ -53,14 +52,14 @@ class FileFetcher:
         *,
         timeout_s: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        token: NodeToken | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
-        self._client_id = topics.node_username(node_id)
-        self._secret = secret
         self.files_dir = files_dir
         self._timeout = httpx.Timeout(timeout_s)
         self._transport = transport
-        self._token: str | None = None
+        self.token = token or NodeToken(base_url, node_id, secret)
+        """The node's token (shared with the live video when the supervisor passes one)."""
 
     async def fetch_all(self, files: Mapping[str, FileRef]) -> dict[str, Path]:
         """Every file of a job, verified; the first failure raises ``FetchError``."""
@@ -91,31 +90,10 @@ class FileFetcher:
         raise AssertionError("unreachable")
 
     async def _get_token(self, http: httpx.AsyncClient, *, refresh: bool) -> str:
-        if self._token is not None and not refresh:
-            return self._token
-        url = f"{self._base_url}/oauth/token"
-        form = {
-            "grant_type": "client_credentials",
-            "client_id": self._client_id,
-            "client_secret": self._secret,
-        }
         try:
-            response = await http.post(url, data=form)
-        except httpx.HTTPError as exc:
-            raise FetchError(JobFailure.FILE_FETCH_FAILED, f"token request failed: {exc}") from exc
-        if response.status_code != 200:
-            raise FetchError(
-                JobFailure.FILE_FETCH_FAILED,
-                f"token request answered HTTP {response.status_code}",
-            )
-        try:
-            token = response.json()["access_token"]
-        except (ValueError, KeyError, TypeError):
-            token = None
-        if not isinstance(token, str) or not token:
-            raise FetchError(JobFailure.FILE_FETCH_FAILED, "token response has no access_token")
-        self._token = token
-        return token
+            return await self.token.get(http, refresh=refresh)
+        except TokenError as exc:
+            raise FetchError(JobFailure.FILE_FETCH_FAILED, str(exc)) from exc
 
     async def _download(
         self, http: httpx.AsyncClient, token: str, key: str, ref: FileRef, final: Path

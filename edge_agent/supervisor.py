@@ -1,8 +1,9 @@
 """The composition root of the agent: builds every component and runs them together.
 
 One ``asyncio.TaskGroup`` owns the long-lived components (link, RPC server, executor,
-event publisher, telemetry, network monitor): if one fails, all stop, and the CLI exits
-non-zero (systemd or the dock restarts the agent; the outbox carries the state over).
+event publisher, telemetry, network monitor, live video streams): if one fails, all
+stop, and the CLI exits non-zero (systemd or the dock restarts the agent; the outbox
+carries the state over).
 
 A clean stop cancels the workers first and the link last, so the link can still say
 ``offline`` (retained) before it disconnects.
@@ -23,7 +24,9 @@ from edge_agent.events import EventPublisher
 from edge_agent.executor import Executor
 from edge_agent.fetcher import FileFetcher
 from edge_agent.link import Link
+from edge_agent.livestream import LiveStreams
 from edge_agent.network import NetworkMonitor
+from edge_agent.node_token import NodeToken
 from edge_agent.outbox import Outbox
 from edge_agent.rpc import RpcFailure, RpcServer, parse_params
 from edge_agent.telemetry import Telemetry
@@ -33,7 +36,16 @@ from shared.messages import ActionParams, AgentInfo
 
 log = logging.getLogger(__name__)
 
-RPC_METHODS = ("action", "emergency_stop", "history", "job_cancel", "job_start", "ping")
+RPC_METHODS = (
+    "action",
+    "emergency_stop",
+    "history",
+    "job_cancel",
+    "job_start",
+    "livestream_start",
+    "livestream_stop",
+    "ping",
+)
 
 
 class Supervisor:
@@ -49,13 +61,25 @@ class Supervisor:
             describe=driver.describe,
             agent=AgentInfo(version=edge_agent.__version__, capabilities=sorted(RPC_METHODS)),
         )
+        token = NodeToken(config.control_plane.url, config.node.id, config.node.secret)
         fetcher = FileFetcher(
-            config.control_plane.url, config.node.id, config.node.secret, data_dir / "files"
+            config.control_plane.url,
+            config.node.id,
+            config.node.secret,
+            data_dir / "files",
+            token=token,
         )
         self.executor = Executor(self.outbox, driver, fetcher, link_connected=self.link.connected)
         self.events = EventPublisher(self.link, self.outbox)
         self.telemetry = Telemetry(self.link, driver, rate_hz=config.agent.telemetry_hz)
         self.network = NetworkMonitor(self.link)
+        self.livestreams = LiveStreams(
+            config.livestream,
+            node_id=config.node.id,
+            control_plane_url=config.control_plane.url,
+            token=token,
+            record=self.telemetry.record,
+        )
         self.rpc = RpcServer(
             self.link,
             {
@@ -64,6 +88,8 @@ class Supervisor:
                 "emergency_stop": self.executor.emergency_stop,
                 "action": self._action,
                 "history": self._history,
+                "livestream_start": self.livestreams.start,
+                "livestream_stop": self.livestreams.stop,
                 "ping": self._ping,
             },
         )
@@ -93,9 +119,11 @@ class Supervisor:
                     tg.create_task(self.rpc.run(), name="rpc"),
                     tg.create_task(self.telemetry.run(), name="telemetry"),
                     tg.create_task(self.network.run(), name="network"),
+                    tg.create_task(self.livestreams.run(), name="livestreams"),
                 ]
                 await stop.wait()
                 log.info("stopping")
+                await self.livestreams.close()  # the ingest sees each stream end cleanly
                 for worker in workers:
                     worker.cancel()
                 await asyncio.wait(workers)

@@ -18,7 +18,7 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -79,6 +79,36 @@ class DriverSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return msgspec.convert({"kind": kind, kind: dict(settings)}, cls)
 
 
+class LivestreamSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One ``[[livestream]]`` table: the video of one ``livestream_flv`` point, pushed as
+    FLV to the control plane's ingest (``edge_agent/livestream/``)."""
+
+    point_id: Annotated[int, msgspec.Meta(gt=0)]
+    """The control plane's id of the point this stream feeds (one stream per point)."""
+    source: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+    """Where the video comes from: a V4L2 device (``/dev/video0``); an ``rtsp://``,
+    ``http(s)://``, ``tcp://`` or ``udp://`` URL (e.g. the simulator's camera,
+    ``http://127.0.0.1:PORT/cameras/0.ts``); a file path (played in a loop, in real time);
+    or ``testsrc`` (FFmpeg's test pattern, for a node without a camera)."""
+    mode: Literal["always", "on_demand"] = "on_demand"
+    """``always``: streams from the agent's start; ``on_demand``: only between the control
+    plane's ``livestream_start`` and ``livestream_stop`` (when someone watches)."""
+    encoder: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_]{1,40}$")] = "auto"
+    """``auto``: pass H.264 through untouched, encode anything else with libx264;
+    ``copy``: pass through only (a source that is not H.264 fails); ``libx264``: always
+    encode; or the name of an FFmpeg hardware encoder (``h264_v4l2m2m``, ``h264_vaapi``,
+    ``h264_nvenc``...)."""
+    bitrate_kbps: Annotated[int, msgspec.Meta(ge=50, le=100_000)] = 1000
+    """Target bitrate when encoding, kbit/s (a passed-through stream keeps its own)."""
+    width: Annotated[int, msgspec.Meta(ge=0, le=7680, multiple_of=2)] = 0
+    """Picture width when encoding, pixels; 0: the source's."""
+    height: Annotated[int, msgspec.Meta(ge=0, le=4320, multiple_of=2)] = 0
+    """Picture height when encoding, pixels; 0: the source's."""
+    fps: Annotated[float, msgspec.Meta(gt=0, le=120)] = 30.0
+    """Highest frame rate when encoding (frames beyond it are skipped); the size and rate
+    of ``testsrc``."""
+
+
 DRIVER_KINDS = tuple(name for name in DriverSection.__struct_fields__ if name != "kind")
 """Driver kinds with a settings table in the file."""
 
@@ -89,6 +119,8 @@ class AgentConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     control_plane: ControlPlaneSection = msgspec.field(default_factory=ControlPlaneSection)
     agent: AgentSection = msgspec.field(default_factory=AgentSection)
     driver: DriverSection = msgspec.field(default_factory=DriverSection)
+    livestream: list[LivestreamSection] = msgspec.field(default_factory=list)
+    """The ``[[livestream]]`` tables: one video stream per point."""
 
 
 ENV_OVERRIDES: dict[str, tuple[str, str]] = {
@@ -153,6 +185,9 @@ def load(
         raise ConfigError(f"{path}: {exc}") from exc
     if config.node.id <= 0:
         raise ConfigError(f"{path}: node.id must be a positive integer")
+    points = [stream.point_id for stream in config.livestream]
+    for point in sorted({p for p in points if points.count(p) > 1}):
+        raise ConfigError(f"{path}: livestream.point_id {point} is configured twice")
     data_dir = Path(config.agent.data_dir)
     if not data_dir.is_absolute():
         data_dir = path.parent / data_dir

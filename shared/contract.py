@@ -96,6 +96,8 @@ _RPC_PARAMS: dict[str, Any] = {
     "job_cancel": m.JobCancelParams,
     "history": m.HistoryParams,
     "action": m.ActionParams,
+    "livestream_start": m.LivestreamParams,
+    "livestream_stop": m.LivestreamParams,
 }
 
 

@@ -268,11 +268,55 @@ class Mission(msgspec.Struct, frozen=True, omit_defaults=True):
     """``plan_id/job_id`` of the job flying it, when the agent runs one."""
 
 
+class LivestreamHealth(msgspec.Struct, frozen=True):
+    """How one video stream of the node fares (an entry of ``msg/livestream``)."""
+
+    point_id: int
+    state: str
+    """``off`` (not wanted), ``starting`` (opening the source or the ingest), ``live``
+    (frames reach the ingest), ``retrying`` (waiting to try again after an error),
+    ``failed`` (given up: a dead source or a refused point; ``last_error`` says why; a
+    new ``livestream_start`` tries again)."""
+    mode: str
+    """``always`` or ``on_demand``."""
+    source: str
+    """The configured source, credentials of a URL masked."""
+    codec: str = ""
+    """The source's codec as FFmpeg names it (``h264``, ``rawvideo``...); empty until opened."""
+    passthrough: bool = False
+    """Whether the source's H.264 is sent untouched (no decoding, no encoding)."""
+    fps: float = 0.0
+    """Frames per second sent to the ingest, over the last few seconds."""
+    bitrate_kbps: float = 0.0
+    """kbit/s sent to the ingest, over the last few seconds."""
+    frames_dropped: int = 0
+    """Frames dropped because the ingest was slower than the source (since the agent started)."""
+    source_errors: int = 0
+    """Times the source could not be opened or broke (since the agent started)."""
+    last_error: str = ""
+    requested: bool = False
+    """Whether the stream is wanted now: ``always``, or started by ``livestream_start``
+    (viewers are watching) and not stopped since."""
+
+
+class Livestream(msgspec.Struct, frozen=True):
+    """``msg/livestream``: the health of every configured video stream of the node."""
+
+    streams: list[LivestreamHealth] = msgspec.field(default_factory=list)
+
+
+class LivestreamParams(msgspec.Struct, frozen=True):
+    """Params of ``livestream_start`` and ``livestream_stop``."""
+
+    point_id: int
+
+
 TELEMETRY: dict[str, type[msgspec.Struct]] = {
     "position": Position,
     "battery": Battery,
     "drone_status": DroneStatus,
     "depot_status": DepotStatus,
     "mission": Mission,
+    "livestream": Livestream,
 }
 """Telemetry names with a known shape; other ``msg/*`` names carry any JSON object."""

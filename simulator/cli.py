@@ -1,8 +1,11 @@
 """``gosd sim``: simulated PX4 vehicles on the PX4 SITL port convention.
 
 ``gosd sim --vehicles N`` runs the fleet until SIGINT/SIGTERM and prints, per vehicle,
-the MAVSDK URL to connect with. ``gosd sim fault --control PORT ...`` is the client of
-the fault-injection socket a fleet opens with ``--control PORT``.
+the MAVSDK URL to connect with. ``--cameras`` gives each vehicle a synthetic H.264
+camera served as HTTP MPEG-TS (``http://127.0.0.1:PORT/cameras/I.ts``, PORT from
+``--camera-port``), with its capture time drawn on the picture and stamped in the
+stream. ``gosd sim fault --control PORT ...`` is the client of the fault-injection socket
+a fleet opens with ``--control PORT``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import sys
 from collections.abc import Sequence
 
 from simulator import control
+from simulator.camera import CameraSettings
 from simulator.fleet import DEFAULT_HOME, SimFleet
 
 
@@ -86,7 +90,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="open the JSON-lines fault control socket on 127.0.0.1:PORT",
     )
+    parser.add_argument(
+        "--cameras",
+        action="store_true",
+        help="give each vehicle a synthetic H.264 camera (HTTP MPEG-TS; URLs printed)",
+    )
+    parser.add_argument(
+        "--camera-port",
+        type=_port,
+        default=None,
+        help="serve the cameras on 127.0.0.1:PORT (default: any free port)",
+    )
+    parser.add_argument(
+        "--camera-size", default="640x360", help="camera picture WxH (default 640x360)"
+    )
+    parser.add_argument("--camera-fps", type=int, default=15, help="camera frame rate (default 15)")
+    parser.add_argument(
+        "--camera-kbps", type=int, default=800, help="camera bitrate, kbit/s (default 800)"
+    )
     parsed = parser.parse_args(args)
+    cameras: CameraSettings | None = None
+    if parsed.cameras:
+        try:
+            width, height = (int(n) for n in parsed.camera_size.lower().split("x"))
+            cameras = CameraSettings(width, height, parsed.camera_fps, parsed.camera_kbps)
+        except ValueError as exc:
+            parser.error(f"camera: {exc}")
+    elif parsed.camera_port is not None:
+        parser.error("--camera-port needs --cameras")
     if parsed.base_port + parsed.vehicles - 1 > 65535:
         parser.error("--base-port + --vehicles exceeds 65535")
     try:
@@ -97,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             speedup=parsed.speedup,
             home=parsed.home,
             local_base_port=parsed.local_base_port or 0,
+            cameras=cameras,
+            camera_port=parsed.camera_port or 0,
         )
     except ValueError as exc:
         parser.error(str(exc))
@@ -124,6 +157,9 @@ async def _serve(fleet: SimFleet, control_port: int | None) -> None:
                 f"to {fleet.target_host}:{fleet.base_port + i})",
                 flush=True,
             )
+        if fleet.camera_server is not None:
+            for i in range(fleet.count):
+                print(f"camera {i}: {fleet.camera_url(i)}", flush=True)
         if control_port:
             print(
                 f"control: 127.0.0.1:{control_port} (gosd sim fault --control {control_port} ...)",

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from types import TracebackType
 
 from simulator import geo
+from simulator.camera import Camera, CameraServer, CameraSettings, ViewState
 from simulator.faults import Faults
 from simulator.flight_log import FlightLog
 from simulator.mavlink_endpoint import VehicleEndpoint
@@ -80,7 +81,12 @@ class SimFleet:
         local_base_port: int = 0,
         physics_hz: float = 50.0,
         params: dict[str, float] | None = None,
+        cameras: CameraSettings | None = None,
+        camera_port: int = 0,
     ) -> None:
+        """``cameras``: give each vehicle a synthetic camera, served over HTTP on
+        ``camera_port`` (0: any free port) at ``camera_url(i)``; None (the default): no
+        video, as most tests want."""
         if count < 1:
             raise ValueError("a fleet has at least one vehicle")
         if not (math.isfinite(speedup) and speedup > 0):
@@ -108,6 +114,13 @@ class SimFleet:
             self.vehicles.append(vehicle)
             self.faults.append(Faults(vehicle))
             self.logs.append(FlightLog(vehicle))
+        self.camera_server: CameraServer | None = None
+        if cameras is not None:
+            self.camera_server = CameraServer(
+                [Camera(_view_of(v), cameras) for v in self.vehicles],
+                host=bind_host,
+                port=camera_port,
+            )
         self._stack: contextlib.AsyncExitStack | None = None
         self._runner: asyncio.Task[None] | None = None
 
@@ -115,7 +128,15 @@ class SimFleet:
         """The MAVSDK connection URL for vehicle ``index``."""
         return f"udpin://0.0.0.0:{self.base_port + index}"
 
+    def camera_url(self, index: int) -> str:
+        """The HTTP MPEG-TS URL of vehicle ``index``'s camera (the fleet must have cameras)."""
+        if self.camera_server is None:
+            raise RuntimeError("this fleet has no cameras")
+        return self.camera_server.url(index)
+
     async def _open(self) -> None:
+        if self.camera_server is not None:
+            await self.camera_server.start()
         loop = asyncio.get_running_loop()
         # Resolved once here: a name that does not resolve fails the start (OSError), not
         # every send of the running loop.
@@ -131,6 +152,10 @@ class SimFleet:
             )
             self.endpoints.append(endpoint)
 
+    async def _close_cameras(self) -> None:
+        if self.camera_server is not None:
+            await self.camera_server.close()
+
     def _close(self) -> None:
         for endpoint in self.endpoints:
             if endpoint.transport is not None:
@@ -139,11 +164,12 @@ class SimFleet:
 
     async def run(self) -> None:
         """Open the sockets and simulate until cancelled; sockets closed in ``finally``."""
-        await self._open()
         try:
+            await self._open()
             await self._loop()
         finally:
             self._close()
+            await self._close_cameras()
 
     async def _loop(self) -> None:
         start = last = time.monotonic()
@@ -187,8 +213,10 @@ class SimFleet:
             await self._open()  # a port in use raises OSError here
         except BaseException:
             self._close()
+            await self._close_cameras()
             raise
         stack = contextlib.AsyncExitStack()
+        stack.push_async_callback(self._close_cameras)
         stack.callback(self._close)
         group = await stack.enter_async_context(asyncio.TaskGroup())
         self._runner = group.create_task(self._loop(), name="sim-fleet")
@@ -205,6 +233,13 @@ class SimFleet:
             self._runner.cancel()
         if self._stack is not None:
             await self._stack.aclose()  # the body's own exception propagates unwrapped
+
+
+def _view_of(vehicle: Vehicle) -> Callable[[], ViewState]:
+    """What a vehicle's camera shows (read from the encoder's thread: attribute reads only)."""
+    return lambda: ViewState(
+        vehicle.lat_deg, vehicle.lon_deg, vehicle.height_m, vehicle.heading_deg
+    )
 
 
 def _same(endpoint: VehicleEndpoint) -> Callable[[], VehicleEndpoint]:

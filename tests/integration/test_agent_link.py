@@ -53,6 +53,8 @@ async def test_birth_is_retained_and_describes_the_node(broker: Mosquitto, tmp_p
         "job_cancel",
         "emergency_stop",
         "action",
+        "livestream_start",
+        "livestream_stop",
         "history",
         "ping",
     }
