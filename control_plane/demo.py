@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
 import socket
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import msgspec
 
@@ -21,6 +23,7 @@ from control_plane.services import accounts, agent_setup, nodes, plans
 from control_plane.services.agent_setup import PX4_SITL_API_PORT, broker_url_for_agents
 from control_plane.services.blob_store import BlobStore
 from control_plane.services.blobs import BlobService
+from control_plane.services.live_video import LiveTokens
 from control_plane.services.nodes import NodeWrite, PointType, PointWrite
 from control_plane.services.plans import PlanWrite
 from control_plane.services.principal import Principal
@@ -52,9 +55,19 @@ class DemoNode:
     id: int
     secret: str
     type: NodeType
+    live_points: tuple[int, ...] = ()
+    """Its ``livestream_flv`` points (fed by its simulated vehicle's camera)."""
 
 
-async def seed(settings: Settings, mission: bytes) -> list[DemoNode]:
+@dataclass(frozen=True)
+class DemoWorld:
+    nodes: list[DemoNode]
+    viewer_path: str
+    """The first drone's camera as the relay serves it, with a viewer token that lasts
+    as long as the server allows (``GOSD_LIVE_TOKEN_MAX_TTL_S``): the demo prints it."""
+
+
+async def seed(settings: Settings, mission: bytes) -> DemoWorld:
     """The seed's example world (a user, a client, a drone with a video point, a depot),
     two more drones, and plan 1: the sample mission for the first drone."""
     async with open_database(settings.effective_database_url):
@@ -94,7 +107,25 @@ async def seed(settings: Settings, mission: bytes) -> list[DemoNode]:
             ),
             store=store,
         )
-    return [DemoNode(n.id, n.secret, t) for n, t in created]
+        drone, _ = created[0]
+        tokens = LiveTokens.create(
+            settings.live_token_key, settings.live_token_max_ttl_s, settings.base_path
+        )
+        viewer = await tokens.mint(
+            admin, drone.id, drone.points[0].id, settings.live_token_max_ttl_s
+        )
+    return DemoWorld(
+        [
+            DemoNode(
+                n.id,
+                n.secret,
+                t,
+                tuple(p.id for p in n.points if p.point_type_name == PointType.LIVESTREAM_FLV),
+            )
+            for n, t in created
+        ],
+        viewer.url,
+    )
 
 
 def walkthrough(base_url: str, mission: Path, drone_ids: list[int]) -> str:
@@ -158,39 +189,52 @@ def _seed_and_serve(
     if not settings.mqtt_url and (mqtt_port == 0 or settings.mqtt_listen == DEFAULT_LISTEN):
         # Agents need the real port in their configs, so pick it here.
         demo_settings = demo_settings.with_changes(mqtt_listen=f"{mqtt_host}:{free_port()}")
+    if not settings.live_token_key:
+        # The printed viewer URL is signed before the server starts: fix the key.
+        demo_settings = demo_settings.with_changes(live_token_key=secrets.token_urlsafe(32))
     mission = data_dir / SAMPLE_MISSION
     mission.write_bytes(sample_plan(HOME))
-    demo_nodes = asyncio.run(seed(demo_settings, mission.read_bytes()))
+    world = asyncio.run(seed(demo_settings, mission.read_bytes()))
     sock = bind(host, port)
     base_url = f"http://{host}:{sock.getsockname()[1]}{settings.base_path}"
     demo_settings = demo_settings.with_changes(public_url=base_url)
-    drones = [n for n in demo_nodes if n.type is NodeType.AIR]
+    drones = [n for n in world.nodes if n.type is NodeType.AIR]
     sim_port = free_udp_ports(len(drones), first=PX4_SITL_API_PORT)
-    _start_simulator(children, len(drones), sim_port)
-    for node in demo_nodes:
+    camera_port = free_port()
+    _start_simulator(children, len(drones), sim_port, camera_port)
+    for node in world.nodes:
         instance = drones.index(node) if node in drones else None
-        _start_agent(children, demo_settings, node, instance, sim_port)
+        _start_agent(children, demo_settings, node, instance, sim_port, camera_port)
     print(walkthrough(base_url, mission, [n.id for n in drones]), flush=True)
+    print(
+        f"# Drone {drones[0].id}'s camera, live in a browser (simulated, through its agent and "
+        f"the control plane):\n{base_url}/player/?src={quote(world.viewer_path, safe='')}\n",
+        flush=True,
+    )
     print(
         f"gosd demo: control plane at {base_url}, broker at "
         f"{broker_url_for_agents(demo_settings)}, {len(drones)} simulated drones on UDP "
-        f"{sim_port}-{sim_port + len(drones) - 1} ({DEMO_SPEEDUP:g}x real time), agents "
-        f"for nodes {', '.join(str(n.id) for n in demo_nodes)} (data in {data_dir}); "
-        "Ctrl-C stops it",
+        f"{sim_port}-{sim_port + len(drones) - 1} ({DEMO_SPEEDUP:g}x real time) with cameras "
+        f"on http://127.0.0.1:{camera_port}/cameras/, agents for nodes "
+        f"{', '.join(str(n.id) for n in world.nodes)} (data in {data_dir}); Ctrl-C stops it",
         flush=True,
     )
     # The agents stop first, while their broker still runs: each says it is offline.
     asyncio.run(serve_on(demo_settings, sock, on_stop=children.terminate))
 
 
-def _start_simulator(children: ChildProcesses, vehicles: int, base_port: int) -> None:
-    """``gosd sim``: vehicle i sends its MAVLink to 127.0.0.1:(base_port + i)."""
+def _start_simulator(
+    children: ChildProcesses, vehicles: int, base_port: int, camera_port: int
+) -> None:
+    """``gosd sim``: vehicle i sends its MAVLink to 127.0.0.1:(base_port + i) and serves
+    its camera at ``camera_url(camera_port, i)`` (encoded only while someone reads it)."""
     lat, lon, alt = HOME
     children.start(
         [
             *(sys.executable, "-m", "gosd", "sim"),
             *("--vehicles", str(vehicles), "--base-port", str(base_port)),
             *("--speedup", str(DEMO_SPEEDUP), "--home", f"{lat},{lon},{alt}"),
+            *("--cameras", "--camera-port", str(camera_port)),
         ],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -203,9 +247,11 @@ def _start_agent(
     node: DemoNode,
     instance: int | None,
     sim_port: int,
+    camera_port: int,
 ) -> None:
     """An edge agent as its own process (as on a real node): a drone's flies simulated
-    vehicle ``instance``, the depot's runs the fake driver."""
+    vehicle ``instance`` and streams its camera to the node's video point when someone
+    watches; the depot's runs the fake driver."""
     config = agent_setup.agent_config(settings, node.id, node.secret, node.type)
     if instance is None:
         driver = agent_config.DriverSection.of("fake", DEPOT_DRIVER)
@@ -214,13 +260,23 @@ def _start_agent(
         driver = agent_config.DriverSection.of(
             "mavsdk", {**config.driver.settings, "connection": connection}
         )
-    config = msgspec.structs.replace(config, driver=driver)
+    streams = [
+        agent_config.LivestreamSection(point_id=point, source=camera_url(camera_port, instance))
+        for point in node.live_points
+        if instance is not None
+    ]
+    config = msgspec.structs.replace(config, driver=driver, livestream=streams)
     path = settings.data_dir / f"agent-{node.id}.toml"
     agent_config.write(config, path)
     children.start(
         [sys.executable, "-m", "gosd", "agent", "--config", str(path)],
         stdin=subprocess.DEVNULL,
     )
+
+
+def camera_url(port: int, instance: int) -> str:
+    """Where ``gosd sim --cameras`` serves vehicle ``instance``'s camera (MPEG-TS)."""
+    return f"http://127.0.0.1:{port}/cameras/{instance}.ts"
 
 
 def free_port() -> int:

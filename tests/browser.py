@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
 from playwright.async_api import Browser, BrowserContext, async_playwright
 
 from tests.conftest import unavailable
@@ -35,6 +36,14 @@ def require_chromium() -> Path:
     if os.access(CHROMIUM, os.X_OK):
         return CHROMIUM
     unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)", "browser")
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's headless Chromium (skipped where it is missing, failing under CI): a
+    fixture, imported by the conftest of each folder whose tests use it."""
+    async with chromium() as launched:
+        yield launched
 
 
 @contextlib.asynccontextmanager

@@ -8,10 +8,11 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from tests.conftest import IN_CI
 from tests.support import stop_process
@@ -49,11 +50,15 @@ def gosd(*args: str, env: dict[str, str], check: bool = True) -> subprocess.Comp
 
 
 @contextmanager
-def running(*args: str, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def running(
+    *args: str, env: dict[str, str], output: list[str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """Start ``gosd serve``/``gosd demo``; yields its base URL once it listens.
 
     The server binds its socket before printing the URL, so requests sent after the
-    line has appeared wait in the listen queue instead of failing.
+    line has appeared wait in the listen queue instead of failing. ``output`` receives
+    every line it prints, up to then and after (read on a thread, so a chatty server
+    never blocks on a full pipe).
     """
     proc = subprocess.Popen(
         [sys.executable, "-m", "control_plane.cli", *args],
@@ -62,6 +67,7 @@ def running(*args: str, env: dict[str, str]) -> Iterator[tuple[str, subprocess.P
         stderr=subprocess.STDOUT,
         text=True,
     )
+    drain: threading.Thread | None = None
     try:
         assert proc.stdout is not None
         seen: list[str] = []
@@ -69,14 +75,25 @@ def running(*args: str, env: dict[str, str]) -> Iterator[tuple[str, subprocess.P
             seen.append(line)
             match = _URL.search(line)
             if match:
+                if output is not None:
+                    output += seen
+                    drain = threading.Thread(target=_read_on, args=(proc.stdout, output))
+                    drain.start()
                 yield match.group(1), proc
                 break
         else:
             raise AssertionError("gosd exited without serving:\n" + "".join(seen))
     finally:
         stop_process(proc, signal.SIGINT, within=20)
+        if drain is not None:
+            drain.join()  # the process is gone: its output ends
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def _read_on(lines: IO[str], output: list[str]) -> None:
+    for line in lines:
+        output.append(line)
 
 
 def json_of(result: subprocess.CompletedProcess[str]) -> Any:

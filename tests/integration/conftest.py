@@ -8,11 +8,10 @@ from typing import Any
 import aiomqtt
 import pytest
 from litestar.testing import AsyncTestClient
-from playwright.async_api import Browser
 
 from control_plane.messaging.runtime import Messaging
 from shared import topics
-from tests.browser import chromium
+from tests.browser import browser  # noqa: F401 - a fixture of these tests
 from tests.integration.agent_harness import BlobServer
 from tests.support import until
 
@@ -46,10 +45,3 @@ def blobs() -> Iterator[BlobServer]:
     """The control plane's file downloads, as node 7 (the agent tests' node) sees them."""
     with BlobServer("node-7", "node-secret-7") as server:
         yield server
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Debian's headless Chromium (skipped where it is missing, failing under CI)."""
-    async with chromium() as launched:
-        yield launched
