@@ -15,6 +15,7 @@ from bench import (
     fleet_load,
     flight,
     live_relay,
+    live_video,
     mavsdk_drone,
     mission_verdicts,
     missions,
@@ -32,6 +33,7 @@ BENCHES = (
     "flight",
     "missions",
     "live_relay",
+    "live_video",
     "video",
 )
 
@@ -50,6 +52,12 @@ def main() -> None:
         "--seconds",
         type=float,
         help="seconds of wrk load per API route (default 8, 3 with --quick)",
+    )
+    parser.add_argument(
+        "--live-minutes",
+        type=float,
+        help="minutes of capture-to-viewer latency in live_video (default 2, 0.5 with "
+        "--quick; 30 for the drift figure)",
     )
     parser.add_argument(
         "--server-src",
@@ -86,6 +94,8 @@ def main() -> None:
     if "missions" in chosen:
         missions.run(args.quick)
         mission_verdicts.run()
+    if "live_video" in chosen:
+        asyncio.run(live_video.run(args.quick, args.live_minutes))
     if "video" in chosen:
         asyncio.run(agent_video.run(args.quick))
 
