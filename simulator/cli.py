@@ -1,7 +1,9 @@
 """``gosd sim``: simulated PX4 vehicles on the PX4 SITL port convention.
 
 ``gosd sim --vehicles N`` runs the fleet until SIGINT/SIGTERM and prints, per vehicle,
-the MAVSDK URL to connect with. ``gosd sim fault --control PORT ...`` is the client of
+the MAVSDK URL to connect with; ``--docks N`` adds simulated docks (Modbus TCP servers,
+one per dock, their addresses printed), vehicle i standing in dock i unless
+``--dock-vehicles`` says otherwise. ``gosd sim fault --control PORT ...`` is the client of
 the fault-injection socket a fleet opens with ``--control PORT``.
 """
 
@@ -16,7 +18,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from simulator import control
+from simulator import control, depot
 from simulator.fleet import DEFAULT_HOME, SimFleet
 
 
@@ -62,6 +64,18 @@ def _count(text: str) -> int:
     return value
 
 
+def _dock_vehicles(text: str) -> dict[int, int]:
+    if text == "none":
+        return {}
+    try:
+        pairs = [part.split("=", 1) for part in text.split(",")]
+        return {int(d): int(v) for d, v in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "dock vehicles are DOCK=VEHICLE pairs, comma-separated (0=0,1=2), or none"
+        ) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["fault"]:
@@ -86,6 +100,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="open the JSON-lines fault control socket on 127.0.0.1:PORT",
     )
+    parser.add_argument(
+        "--docks", type=int, default=0, choices=range(0, 101), metavar="N",
+        help="simulated docks (Modbus TCP), default 0",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dock-port", type=_port, default=5020, help="dock i listens on 127.0.0.1:PORT+i"
+    )
+    parser.add_argument(
+        "--dock-vehicles",
+        type=_dock_vehicles,
+        default=None,
+        help="which vehicle stands in which dock: DOCK=VEHICLE,... or none "
+        "(default: dock i holds vehicle i)",
+    )
     parsed = parser.parse_args(args)
     if parsed.base_port + parsed.vehicles - 1 > 65535:
         parser.error("--base-port + --vehicles exceeds 65535")
@@ -97,6 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             speedup=parsed.speedup,
             home=parsed.home,
             local_base_port=parsed.local_base_port or 0,
+            docks=parsed.docks,
+            dock_base_port=parsed.dock_port if parsed.docks else 0,
+            dock_vehicles=parsed.dock_vehicles,
         )
     except ValueError as exc:
         parser.error(str(exc))
@@ -124,6 +155,11 @@ async def _serve(fleet: SimFleet, control_port: int | None) -> None:
                 f"to {fleet.target_host}:{fleet.base_port + i})",
                 flush=True,
             )
+        for d in range(len(fleet.docks)):
+            host, port = fleet.dock_address(d)
+            vehicle = fleet.dock_vehicles.get(d)
+            holds = f"vehicle {vehicle} on its pad" if vehicle is not None else "empty pad"
+            print(f"dock {d}: modbus-tcp://{host}:{port} unit 1  ({holds})", flush=True)
         if control_port:
             print(
                 f"control: 127.0.0.1:{control_port} (gosd sim fault --control {control_port} ...)",
@@ -144,11 +180,26 @@ def fault_main(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--control", type=_port, required=True, help="the fleet's control port")
     parser.add_argument("--vehicle", type=int, default=0, help="vehicle index (default 0)")
-    parser.add_argument("fault", choices=control.FAULTS)
     parser.add_argument(
-        "value", nargs="?", help="0..1 | on/off | percent | ids,all,none | track: since SIM_TIME_S"
+        "--dock", type=int, default=None, help=f"a dock's index instead: {', '.join(depot.FAULTS)}"
+    )
+    parser.add_argument("fault", choices=sorted(set(control.FAULTS) | set(depot.FAULTS)))
+    parser.add_argument(
+        "value",
+        nargs="?",
+        help="0..1 | on/off | percent | ids,all,none | track: since SIM_TIME_S | "
+        "dock: on/off, rain 0..3, wind m/s, register ADDRESS=RAW",
     )
     parsed = parser.parse_args(argv)
+    if parsed.dock is not None:
+        if parsed.fault not in depot.FAULTS:
+            parser.error(f"a dock takes {', '.join(depot.FAULTS)}")
+        if parsed.fault != "status" and parsed.value is None:
+            parser.error(f"{parsed.fault} needs a value")
+        return _send(parsed.control, {"dock": parsed.dock, "fault": parsed.fault,
+                                      "value": parsed.value})  # fmt: skip
+    if parsed.fault not in control.FAULTS:
+        parser.error(f"a vehicle takes {', '.join(control.FAULTS)}")
     if parsed.fault not in ("status", "track") and parsed.value is None:
         parser.error(f"{parsed.fault} needs a value")
     value: object = parsed.value
@@ -158,10 +209,14 @@ def fault_main(argv: Sequence[str]) -> int:
         except ValueError:
             parser.error(f"{parsed.fault} takes a number")
     message = {"vehicle": parsed.vehicle, "fault": parsed.fault, "value": value}
+    return _send(parsed.control, message)
+
+
+def _send(control_port: int, message: dict[str, object]) -> int:
     try:
-        answer = asyncio.run(control.request(parsed.control, message))
+        answer = asyncio.run(control.request(control_port, message))
     except (OSError, TimeoutError) as exc:
-        print(f"gosd sim fault: cannot reach 127.0.0.1:{parsed.control}: {exc}", file=sys.stderr)
+        print(f"gosd sim fault: cannot reach 127.0.0.1:{control_port}: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(answer, indent=2))
     return 0 if answer.get("ok") else 1
