@@ -225,7 +225,7 @@ INPUT: tuple[Register, ...] = (
     Register("protocol_version", 0, "version of this register map", "R", low=1, high=1),
     Register(
         "heartbeat", 1, "PLC uptime in seconds, wrapping at 65536: a stopped one is dead", "R", "s"
-    ),  # fmt: skip
+    ),
     _enum("mode", 2, "what the dock is doing", Mode, "R"),
     _enum("cover", 3, "the cover (open only at the open limit switch)", Cover, "R"),
     Register("cover_position", 4, "cover opening, 0 closed .. 100 open", "R", "%", 0.1, 0, 1000),
@@ -244,7 +244,7 @@ INPUT: tuple[Register, ...] = (
         0.1,
         0,
         1000,
-    ),  # fmt: skip
+    ),
     _enum("power_source", 12, "where the dock's power comes from", PowerSource, "R"),
     Register("wind_speed", 13, "wind speed at the dock", "R", "m/s", 0.1, 0, 600),
     Register(
@@ -256,7 +256,7 @@ INPUT: tuple[Register, ...] = (
         1.0,
         0,
         359,
-    ),  # fmt: skip
+    ),
     _enum("rain", 15, "rain sensor level", Rain, "R"),
     Register("temperature", 16, "air temperature", "R", "degC", 0.1, -400, 850, signed=True),
     Register("humidity", 17, "relative humidity", "R", "%", 0.1, 0, 1000),

@@ -227,8 +227,12 @@ class DockModel:
     # --- registers ------------------------------------------------------------------
 
     def holding_registers(self) -> list[int]:
-        return [int(self.command), self.command_seq, int(self.flight_under_way),
-                self.charge_target_pct]  # fmt: skip
+        return [
+            int(self.command),
+            self.command_seq,
+            int(self.flight_under_way),
+            self.charge_target_pct,
+        ]
 
     def input_registers(self) -> list[int]:
         drone = self.drone
@@ -577,8 +581,9 @@ class DockModel:
         """The state as the shell's ``status`` shows it (register names and values)."""
         values = self.input_registers()
         state: dict[str, object] = {r.name: values[r.address] for r in reg.INPUT}
-        state.update({r.name: v for r, v in zip(reg.HOLDING, self.holding_registers(),
-                                                  strict=True)})  # fmt: skip
+        state.update(
+            {r.name: v for r, v in zip(reg.HOLDING, self.holding_registers(), strict=True)}
+        )
         state["faults"] = {
             "cover-jam": self.jam,
             "half-open": self.half_open,
