@@ -185,6 +185,9 @@ class DepotDriver:
         return ACTIONS
 
     async def start(self) -> None:
+        # pymodbus logs every frame at DEBUG: 40 requests a second would drown the agent's
+        # own log (``gosd agent --log-level DEBUG``); its warnings still show.
+        logging.getLogger("pymodbus").setLevel(logging.WARNING)
         s = self.settings
         timeout = s.request_timeout_s
         if s.transport == "tcp":
