@@ -11,6 +11,7 @@ from bench import (
     api_load,
     blob_transfer,
     dispatch_latency,
+    dock,
     fleet_load,
     flight,
     live_relay,
@@ -31,6 +32,7 @@ BENCHES = (
     "flight",
     "missions",
     "live_relay",
+    "dock",
 )
 
 
@@ -81,6 +83,8 @@ def main() -> None:
         asyncio.run(flight.run(quick=args.quick))
     if "live_relay" in chosen:
         live_relay.main(quick=args.quick)
+    if "dock" in chosen:
+        asyncio.run(dock.run(args.quick))
     if "missions" in chosen:
         missions.run(args.quick)
         mission_verdicts.run()
