@@ -236,7 +236,7 @@ class DockModel:
 
     def input_registers(self) -> list[int]:
         drone = self.drone
-        voltage = self.battery.voltage_v(drone.battery_pct) if self.charger_on else 0.0
+        voltage = self.battery.voltage_v(drone.battery_pct) if self.charger_on and drone else 0.0
         values = {
             "protocol_version": reg.PROTOCOL_VERSION,
             "heartbeat": int(self.uptime_s) % 65536,
@@ -679,7 +679,7 @@ class DockServer:
 
     async def stop(self) -> None:
         if self._server is not None:
-            await self._server.shutdown()
+            await self._server.shutdown()  # type: ignore[no-untyped-call]
             self._server = None
 
     async def __aenter__(self) -> DockServer:
