@@ -172,6 +172,9 @@ async def test_a_half_open_cover_is_never_reported_open(dock: Dock) -> None:
             await dock.driver.action("cover_open", {})
     finally:
         watcher.cancel()
+    state = await dock.driver.poll()
+    assert state is not None
+    seen.add(state.cover.name)
     assert "cover_half_open" in str(half.value)
     assert "OPEN" not in seen and "HALF_OPEN" in seen
     assert dock.driver.status().door == "half_open"
