@@ -12,6 +12,7 @@ from bench import (
     api_load,
     blob_transfer,
     dispatch_latency,
+    dock,
     fleet_load,
     flight,
     live_relay,
@@ -35,6 +36,7 @@ BENCHES = (
     "live_relay",
     "live_video",
     "video",
+    "dock",
 )
 
 
@@ -91,6 +93,8 @@ def main() -> None:
         asyncio.run(flight.run(quick=args.quick))
     if "live_relay" in chosen:
         live_relay.main(quick=args.quick)
+    if "dock" in chosen:
+        asyncio.run(dock.run(args.quick))
     if "missions" in chosen:
         missions.run(args.quick)
         mission_verdicts.run()

@@ -3,7 +3,9 @@
 Telemetry is latest-value-wins, so it goes out at QoS 0, retained (a new subscriber
 sees the last value at once). Each topic is rate-limited to ``rate_hz`` and change-only:
 an unchanged value is not re-sent, except every ``keepalive_s`` so a retained value
-that stopped changing still shows the node is alive. Samples are also kept in a ring
+that stopped changing still shows the node is alive. An ``urgent`` sample (a state
+change a driver wants seen at once, like a dock's cover starting to move) cuts the pause
+between rounds short: it goes out within a few milliseconds. Samples are also kept in a ring
 buffer per name for the ``history`` RPC.
 """
 
@@ -71,6 +73,7 @@ class Telemetry:
         self._wall_clock = wall_clock
         self._topics: dict[str, _Topic] = {}
         self._changed = asyncio.Event()
+        self._urgent = asyncio.Event()
 
     def record(self, sample: TelemetrySample) -> None:
         """Take a sample: it becomes the value to publish and enters the history."""
@@ -82,6 +85,8 @@ class Telemetry:
         entry.latest = codec.encode(builtins)
         entry.history.append((self._wall_clock(), builtins))
         self._changed.set()
+        if sample.urgent:
+            self._urgent.set()
 
     def history(self, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The ``history`` RPC: samples of one name within the last ``time`` seconds."""
@@ -123,8 +128,11 @@ class Telemetry:
                 async with asyncio.timeout(self._keepalive_s):
                     await self._changed.wait()
             self._changed.clear()
+            self._urgent.clear()
             await self.publish_due()
-            await asyncio.sleep(self._interval_s)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval_s):
+                    await self._urgent.wait()
 
     async def publish_due(self) -> None:
         """Publish every topic whose value changed, or whose keep-alive is due."""

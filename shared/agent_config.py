@@ -59,18 +59,23 @@ class AgentSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 class DriverSection(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     kind: str = "fake"
-    """The driver that runs: ``mavsdk`` (a PX4 drone) or ``fake`` (no vehicle)."""
+    """The driver that runs: ``mavsdk`` (a PX4 drone), ``depot`` (a dock over Modbus) or
+    ``fake`` (no vehicle)."""
     mavsdk: dict[str, Any] = msgspec.field(default_factory=dict)
     """Settings of the ``mavsdk`` driver (documented in ``edge_agent/drivers/mavsdk_drone.py``),
     read only when it runs."""
     fake: dict[str, Any] = msgspec.field(default_factory=dict)
     """Settings of the ``fake`` driver (documented in ``edge_agent/drivers/fake.py``), read
     only when it runs."""
+    depot: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Settings of the ``depot`` driver (documented in ``edge_agent/drivers/depot.py``:
+    Modbus TCP host/port or RTU serial settings, unit id, poll period, deadlines, limits),
+    read only when it runs."""
 
     @property
     def settings(self) -> dict[str, Any]:
         """The settings of the driver that runs (``kind``): its own table, nothing else."""
-        tables = {"mavsdk": self.mavsdk, "fake": self.fake}
+        tables = {"mavsdk": self.mavsdk, "fake": self.fake, "depot": self.depot}
         return tables.get(self.kind, {})
 
     @classmethod

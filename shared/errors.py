@@ -21,6 +21,7 @@ class RpcErrorCode(IntEnum):
     VEHICLE_TIMEOUT = 1006
     UNKNOWN_JOB = 1007
     COMMAND_DENIED = 1008
+    DOCK_ERROR = 1009
 
     @property
     def message(self) -> str:
@@ -42,6 +43,7 @@ _RPC_MESSAGES = {
     RpcErrorCode.VEHICLE_TIMEOUT: "the vehicle did not answer in time",
     RpcErrorCode.UNKNOWN_JOB: "the node is not running this job",
     RpcErrorCode.COMMAND_DENIED: "the vehicle refused the command",
+    RpcErrorCode.DOCK_ERROR: "the dock is in error, silent, or reports values that cannot be",
 }
 
 
@@ -75,3 +77,6 @@ class JobFailure(StrEnum):
     """A manual action (RPC ``action``) took the vehicle off the job's mission."""
     COMMAND_DENIED = "command_denied"
     """The vehicle refused a command the job needed (arm, takeoff, mission start)."""
+    DOCK_ERROR = "dock_error"
+    """A dock step failed, was refused, timed out, or the dock could not be trusted (silent,
+    stale heartbeat, impossible register values); the detail names the step and the state."""

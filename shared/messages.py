@@ -244,15 +244,82 @@ class DroneStatus(msgspec.Struct, frozen=True, omit_defaults=True):
     battery: BatteryBrief | None = None
 
 
+class DockWeather(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The dock's weather station."""
+
+    wind_speed: float | None = None
+    """Metres per second."""
+    wind_direction: float | None = None
+    """Degrees from north, clockwise, where the wind comes from."""
+    rain: str | None = None
+    """``none``, ``light``, ``moderate``, ``heavy``."""
+    temperature: float | None = None
+    """Degrees Celsius."""
+    humidity: float | None = None
+    """Percent relative humidity."""
+
+
+class DockCommand(msgspec.Struct, frozen=True, omit_defaults=True):
+    """The dock command the agent ran last (or runs), as the dock reports it."""
+
+    name: str
+    """The action (``cover_open``...)."""
+    seq: int = 0
+    """Its command sequence number on the dock."""
+    status: str = ""
+    """``sent``, ``accepted``, ``in_progress``, ``ok``, ``failed``, ``rejected``, ``busy``,
+    ``timeout``."""
+    step: int = 0
+    percent: float = 0.0
+    """0-100 while in progress."""
+    reason: str = ""
+    """Why it failed or was rejected (``cover_jam``, ``flight_under_way``...)."""
+
+
 class DepotStatus(msgspec.Struct, frozen=True, omit_defaults=True):
+    """``msg/depot_status``: the original's four fields, then the dock's full state (the
+    register map of ``shared.dock_registers``, in engineering units)."""
+
     status: str
     """``idle``, ``busy``, ``charging``, ``error``."""
     power: float | None = None
     """Charger power in watts."""
     door: str | None = None
-    """``open``, ``closed``, ``moving``."""
+    """``open``, ``closed``, ``moving``; also ``half_open`` and ``fault`` (never ``open``)."""
     fix: bool | None = None
     """Whether the drone on the pad is clamped."""
+    mode: str | None = None
+    """``idle``, ``working``, ``maintenance``, ``error``, ``emergency_stop``."""
+    cover: str | None = None
+    """``closed``, ``opening``, ``open``, ``closing``, ``half_open``, ``fault``."""
+    cover_position: float | None = None
+    """Percent open (0-100)."""
+    clamp: str | None = None
+    """``locked``, ``released``, ``moving``, ``fault``."""
+    charger: str | None = None
+    """``idle``, ``charging``, ``full``, ``fault``."""
+    charge_voltage: float | None = None
+    """Volts."""
+    charge_current: float | None = None
+    """Amperes."""
+    drone_present: bool | None = None
+    drone_power: bool | None = None
+    drone_battery: float | None = None
+    """Percent, the docked drone's charge as the charger sees it."""
+    power_source: str | None = None
+    """``mains``, ``battery``."""
+    flight_under_way: bool | None = None
+    """The dock keeps its cover open over an empty pad while this is set."""
+    weather: DockWeather | None = None
+    error: str | None = None
+    """Why the dock is in error (``cover_jam``...), or why the agent does not trust what it
+    reads (``dock_unreachable``, ``heartbeat_stale``, ``bad_register``,
+    ``protocol_mismatch``): then ``status`` is ``error`` and the other fields are absent."""
+    detail: str | None = None
+    """Human-readable words for ``error``."""
+    command: DockCommand | None = None
+    uptime: float | None = None
+    """The dock's PLC uptime in seconds (its heartbeat)."""
 
 
 class Mission(msgspec.Struct, frozen=True, omit_defaults=True):

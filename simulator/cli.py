@@ -4,8 +4,10 @@
 the MAVSDK URL to connect with. ``--cameras`` gives each vehicle a synthetic H.264
 camera served as HTTP MPEG-TS (``http://127.0.0.1:PORT/cameras/I.ts``, PORT from
 ``--camera-port``), with its capture time drawn on the picture and stamped in the
-stream. ``gosd sim fault --control PORT ...`` is the client of the fault-injection socket
-a fleet opens with ``--control PORT``.
+stream. ``--docks N`` adds simulated docks (Modbus TCP servers, one per dock, their
+addresses printed), vehicle i standing in dock i unless ``--dock-vehicles`` says
+otherwise. ``gosd sim fault --control PORT ...`` is the client of the fault-injection
+socket a fleet opens with ``--control PORT``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from simulator import control
+from simulator import control, depot
 from simulator.camera import CameraSettings
 from simulator.fleet import DEFAULT_HOME, SimFleet
 
@@ -66,6 +68,18 @@ def _count(text: str) -> int:
     return value
 
 
+def _dock_vehicles(text: str) -> dict[int, int]:
+    if text == "none":
+        return {}
+    try:
+        pairs = [part.split("=", 1) for part in text.split(",")]
+        return {int(d): int(v) for d, v in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            "dock vehicles are DOCK=VEHICLE pairs, comma-separated (0=0,1=2), or none"
+        ) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["fault"]:
@@ -108,6 +122,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--camera-kbps", type=int, default=800, help="camera bitrate, kbit/s (default 800)"
     )
+    parser.add_argument(
+        "--docks", type=int, default=0, choices=range(0, 101), metavar="N",
+        help="simulated docks (Modbus TCP), default 0",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dock-port", type=_port, default=5020, help="dock i listens on 127.0.0.1:PORT+i"
+    )
+    parser.add_argument(
+        "--dock-vehicles",
+        type=_dock_vehicles,
+        default=None,
+        help="which vehicle stands in which dock: DOCK=VEHICLE,... or none "
+        "(default: dock i holds vehicle i)",
+    )
     parsed = parser.parse_args(args)
     cameras: CameraSettings | None = None
     if parsed.cameras:
@@ -130,6 +158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             local_base_port=parsed.local_base_port or 0,
             cameras=cameras,
             camera_port=parsed.camera_port or 0,
+            docks=parsed.docks,
+            dock_base_port=parsed.dock_port if parsed.docks else 0,
+            dock_vehicles=parsed.dock_vehicles,
         )
     except ValueError as exc:
         parser.error(str(exc))
@@ -160,6 +191,11 @@ async def _serve(fleet: SimFleet, control_port: int | None) -> None:
         if fleet.camera_server is not None:
             for i in range(fleet.count):
                 print(f"camera {i}: {fleet.camera_url(i)}", flush=True)
+        for d in range(len(fleet.docks)):
+            host, port = fleet.dock_address(d)
+            vehicle = fleet.dock_vehicles.get(d)
+            holds = f"vehicle {vehicle} on its pad" if vehicle is not None else "empty pad"
+            print(f"dock {d}: modbus-tcp://{host}:{port} unit 1  ({holds})", flush=True)
         if control_port:
             print(
                 f"control: 127.0.0.1:{control_port} (gosd sim fault --control {control_port} ...)",
@@ -180,11 +216,26 @@ def fault_main(argv: Sequence[str]) -> int:
     )
     parser.add_argument("--control", type=_port, required=True, help="the fleet's control port")
     parser.add_argument("--vehicle", type=int, default=0, help="vehicle index (default 0)")
-    parser.add_argument("fault", choices=control.FAULTS)
     parser.add_argument(
-        "value", nargs="?", help="0..1 | on/off | percent | ids,all,none | track: since SIM_TIME_S"
+        "--dock", type=int, default=None, help=f"a dock's index instead: {', '.join(depot.FAULTS)}"
+    )
+    parser.add_argument("fault", choices=sorted(set(control.FAULTS) | set(depot.FAULTS)))
+    parser.add_argument(
+        "value",
+        nargs="?",
+        help="0..1 | on/off | percent | ids,all,none | track: since SIM_TIME_S | "
+        "dock: on/off, rain 0..3, wind m/s, register ADDRESS=RAW",
     )
     parsed = parser.parse_args(argv)
+    if parsed.dock is not None:
+        if parsed.fault not in depot.FAULTS:
+            parser.error(f"a dock takes {', '.join(depot.FAULTS)}")
+        if parsed.fault != "status" and parsed.value is None:
+            parser.error(f"{parsed.fault} needs a value")
+        return _send(parsed.control, {"dock": parsed.dock, "fault": parsed.fault,
+                                      "value": parsed.value})  # fmt: skip
+    if parsed.fault not in control.FAULTS:
+        parser.error(f"a vehicle takes {', '.join(control.FAULTS)}")
     if parsed.fault not in ("status", "track") and parsed.value is None:
         parser.error(f"{parsed.fault} needs a value")
     value: object = parsed.value
@@ -194,10 +245,14 @@ def fault_main(argv: Sequence[str]) -> int:
         except ValueError:
             parser.error(f"{parsed.fault} takes a number")
     message = {"vehicle": parsed.vehicle, "fault": parsed.fault, "value": value}
+    return _send(parsed.control, message)
+
+
+def _send(control_port: int, message: dict[str, object]) -> int:
     try:
-        answer = asyncio.run(control.request(parsed.control, message))
+        answer = asyncio.run(control.request(control_port, message))
     except (OSError, TimeoutError) as exc:
-        print(f"gosd sim fault: cannot reach 127.0.0.1:{parsed.control}: {exc}", file=sys.stderr)
+        print(f"gosd sim fault: cannot reach 127.0.0.1:{control_port}: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(answer, indent=2))
     return 0 if answer.get("ok") else 1

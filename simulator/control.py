@@ -6,6 +6,8 @@ One request per line, one answer per line. A request names a vehicle and a fault
 (percent), ``reject-commands`` (``"400,22"``, ``"all"`` or ``"none"``), ``status``, or
 ``track`` (the flight log's samples after the simulated time ``value``, default all: see
 ``simulator.flight_log``).
+A request naming a dock instead (``{"dock": 0, "fault": "rain", "value": 2}``) takes one
+of ``simulator.depot.FAULTS``; its answer carries the dock's registers and faults.
 The answer is ``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}``; a bad request
 changes nothing. It binds to loopback only: anyone who can reach it can crash a drone.
 """
@@ -18,7 +20,7 @@ import json
 import math
 from typing import Any
 
-from simulator import flight_log
+from simulator import depot, flight_log
 from simulator.fleet import SimFleet
 
 MAX_LINE_BYTES = 4096
@@ -78,6 +80,8 @@ def apply(fleet: SimFleet, request: object) -> dict[str, Any]:
     """Apply one decoded request; the answer (raises ControlError on a bad one)."""
     if not isinstance(request, dict):
         raise ControlError("a request is a JSON object")
+    if "dock" in request:
+        return _apply_dock(fleet, request)
     index = request.get("vehicle", 0)
     if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < fleet.count:
         raise ControlError(f"vehicle must be 0..{fleet.count - 1}")
@@ -110,6 +114,22 @@ def apply(fleet: SimFleet, request: object) -> dict[str, Any]:
         if index < len(fleet.endpoints):
             answer["link"] = vars(fleet.endpoints[index].stats)
     return answer
+
+
+def _apply_dock(fleet: SimFleet, request: dict[str, Any]) -> dict[str, Any]:
+    index = request["dock"]
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(fleet.docks):
+        raise ControlError(f"dock must be 0..{len(fleet.docks) - 1} (the fleet has "
+                           f"{len(fleet.docks)} docks)")  # fmt: skip
+    fault = request.get("fault")
+    if fault not in depot.FAULTS:
+        raise ControlError(f"dock fault must be one of {', '.join(depot.FAULTS)}")
+    model = fleet.docks[index]
+    try:
+        model.apply_fault(fault, request.get("value"))
+    except ValueError as exc:
+        raise ControlError(str(exc)) from None
+    return {"ok": True, "dock": index, "state": model.snapshot()}
 
 
 async def serve(fleet: SimFleet, port: int, host: str = "127.0.0.1") -> asyncio.Server:

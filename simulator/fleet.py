@@ -24,6 +24,7 @@ from types import TracebackType
 
 from simulator import geo
 from simulator.camera import Camera, CameraServer, CameraSettings, ViewState
+from simulator.depot import DockModel, DockServer, Mechanics
 from simulator.faults import Faults
 from simulator.flight_log import FlightLog
 from simulator.mavlink_endpoint import VehicleEndpoint
@@ -34,6 +35,8 @@ DEFAULT_HOME = (47.397742, 8.545594, 488.0)
 """PX4 SITL's default home (Zurich), degrees and metres AMSL."""
 SPACING_M = 4.0
 """Vehicles start in a row this far apart (north of each other)."""
+EMPTY_DOCK_EAST_M = 20.0
+"""A dock with no vehicle assigned stands this far east of home (times its index + 1)."""
 TICK_S = 0.01
 """Wall seconds between loop ticks."""
 MAX_CATCH_UP_S = 0.25
@@ -83,10 +86,19 @@ class SimFleet:
         params: dict[str, float] | None = None,
         cameras: CameraSettings | None = None,
         camera_port: int = 0,
+        docks: int = 0,
+        dock_base_port: int = 0,
+        dock_vehicles: dict[int, int] | None = None,
+        dock_mechanics: Mechanics | None = None,
     ) -> None:
         """``cameras``: give each vehicle a synthetic camera, served over HTTP on
         ``camera_port`` (0: any free port) at ``camera_url(i)``; None (the default): no
-        video, as most tests want."""
+        video, as most tests want.
+
+        ``docks`` simulated docks (none by default), dock ``i`` a Modbus TCP server on
+        127.0.0.1:``dock_base_port + i`` (0: free ports). ``dock_vehicles`` maps a dock to
+        the vehicle standing in it (default: dock i holds vehicle i where there is one):
+        that vehicle starts on the dock's pad, which is its home."""
         if count < 1:
             raise ValueError("a fleet has at least one vehicle")
         if not (math.isfinite(speedup) and speedup > 0):
@@ -121,6 +133,33 @@ class SimFleet:
                 host=bind_host,
                 port=camera_port,
             )
+        if docks < 0 or not 0 <= dock_base_port <= 65535 - docks:
+            raise ValueError("docks must be >= 0 and their ports within 1..65535")
+        if dock_vehicles is None:
+            dock_vehicles = {i: i for i in range(min(docks, count))}
+        if any(not (0 <= d < docks and 0 <= v < count) for d, v in dock_vehicles.items()):
+            raise ValueError("dock_vehicles maps a dock 0..docks-1 to a vehicle 0..count-1")
+        if len(set(dock_vehicles.values())) != len(dock_vehicles):
+            raise ValueError("a vehicle stands in one dock at most")
+        self.dock_base_port = dock_base_port
+        self.docks: list[DockModel] = []
+        for d in range(docks):
+            v = dock_vehicles.get(d)
+            if v is not None:
+                vehicle = self.vehicles[v]
+                pad = (vehicle.lat_deg, vehicle.lon_deg)
+            else:
+                pad = geo.moved(home[0], home[1], 0.0, EMPTY_DOCK_EAST_M * (d + 1))
+            self.docks.append(
+                DockModel(
+                    pad[0],
+                    pad[1],
+                    vehicle=None if v is None else self.vehicles[v],
+                    mechanics=dock_mechanics or Mechanics(),
+                )
+            )
+        self.dock_vehicles = dict(dock_vehicles)
+        self.dock_servers: list[DockServer] = []
         self._stack: contextlib.AsyncExitStack | None = None
         self._runner: asyncio.Task[None] | None = None
 
@@ -133,6 +172,23 @@ class SimFleet:
         if self.camera_server is None:
             raise RuntimeError("this fleet has no cameras")
         return self.camera_server.url(index)
+
+    def dock_address(self, index: int) -> tuple[str, int]:
+        """Where dock ``index``'s Modbus TCP server listens (after the fleet started)."""
+        server = self.dock_servers[index]
+        return server.host, server.port
+
+    async def _open_docks(self) -> None:
+        for d, model in enumerate(self.docks):
+            port = self.dock_base_port + d if self.dock_base_port else 0
+            server = DockServer(model, port)
+            self.dock_servers.append(server)
+            await server.start()
+
+    async def _close_docks(self) -> None:
+        for server in self.dock_servers:
+            await server.stop()
+        self.dock_servers.clear()
 
     async def _open(self) -> None:
         if self.camera_server is not None:
@@ -166,9 +222,11 @@ class SimFleet:
         """Open the sockets and simulate until cancelled; sockets closed in ``finally``."""
         try:
             await self._open()
+            await self._open_docks()
             await self._loop()
         finally:
             self._close()
+            await self._close_docks()
             await self._close_cameras()
 
     async def _loop(self) -> None:
@@ -191,6 +249,10 @@ class SimFleet:
                 step = vehicle.step
                 for _ in range(steps):
                     step(dt)
+            for dock in self.docks:
+                dock_step = dock.step
+                for _ in range(steps):
+                    dock_step(dt)
             for flight_log in self.logs:
                 flight_log.record()
             for endpoint in self.endpoints:
@@ -211,12 +273,15 @@ class SimFleet:
     async def __aenter__(self) -> SimFleet:
         try:
             await self._open()  # a port in use raises OSError here
+            await self._open_docks()
         except BaseException:
             self._close()
+            await self._close_docks()
             await self._close_cameras()
             raise
         stack = contextlib.AsyncExitStack()
         stack.push_async_callback(self._close_cameras)
+        stack.push_async_callback(self._close_docks)
         stack.callback(self._close)
         group = await stack.enter_async_context(asyncio.TaskGroup())
         self._runner = group.create_task(self._loop(), name="sim-fleet")

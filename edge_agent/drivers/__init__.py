@@ -29,7 +29,17 @@ def _mavsdk(settings: Mapping[str, Any]) -> Driver:
     return create_driver(settings)
 
 
-DRIVERS: dict[str, Callable[[Mapping[str, Any]], Driver]] = {"fake": _fake, "mavsdk": _mavsdk}
+def _depot(settings: Mapping[str, Any]) -> Driver:
+    from edge_agent.drivers.depot import create_driver
+
+    return create_driver(settings)
+
+
+DRIVERS: dict[str, Callable[[Mapping[str, Any]], Driver]] = {
+    "fake": _fake,
+    "mavsdk": _mavsdk,
+    "depot": _depot,
+}
 """Driver kinds by name; each is imported only when chosen (a drone needs no depot code)."""
 
 

@@ -41,6 +41,9 @@ class TelemetrySample(NamedTuple):
     """A ``msg/*`` name (``position``, ``battery``, ``drone_status``...)."""
     value: msgspec.Struct | Mapping[str, Any]
     """A ``shared.messages`` telemetry struct, or any JSON object for other names."""
+    urgent: bool = False
+    """A change that must go out now, not at the next rate-limited round (a dock's cover
+    starting to move): the publisher wakes for it."""
 
 
 ProgressReporter = Callable[[Progress], Awaitable[None]]

@@ -139,7 +139,8 @@ def test_broker_urls() -> None:
 
 def test_the_driver_registry() -> None:
     assert load_driver("fake", {}).describe()["type"] == "drone"
-    with pytest.raises(DriverConfigError, match="known: fake"):
+    assert load_driver("depot", {}).describe()["type"] == "depot"
+    with pytest.raises(DriverConfigError, match="known: depot, fake, mavsdk"):
         load_driver("px9", {})
 
 
