@@ -86,10 +86,8 @@ async def test_the_node_lists_answer_what_each_node_read_answers(
     assert v1.json() == without_urls
     drone = v2.json()[0]
     urls = [p.get("url") for p in drone["points"]]
-    assert urls == [f"/gosd/api/v2/nodes/{ids[0]}/points/{drone['points'][0]['id']}/live.flv"] + [
-        None,
-        None,
-    ]
+    live = f"/gosd/api/v2/nodes/{ids[0]}/points/{drone['points'][0]['id']}/live.flv"
+    assert urls == [live, None, None]
     assert [p["point_type_id"] for p in drone["points"]] == [2, 1, 5]
     assert [p["params"] for p in drone["points"]] == PARAMS
     assert [n["points"] for n in v2.json()][2][0]["node_id"] == ids[2]
