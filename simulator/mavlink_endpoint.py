@@ -284,15 +284,21 @@ class VehicleEndpoint(asyncio.DatagramProtocol):
         self.stats.sent += 1
 
     def tick(self) -> None:
-        """Send what is due now: change-driven messages, events, then the streams."""
+        """Send what is due now: events, change-driven messages, then the streams.
+
+        Events first, as PX4 does: an item's MISSION_ITEM_REACHED goes out before the
+        MISSION_CURRENT of where the mission went on. MAVSDK takes a reached item ``n``
+        for "current is n + 1": sent after a DO_JUMP's new current item, it would move
+        the current item back for a moment (the agent then saw a jump's skipped item
+        as flown)."""
         now = self.clock()
         v = self.vehicle
         if self.last_gcs_heartbeat_s is not None:
             silent_s = now - self.last_gcs_heartbeat_s
             v.link_lost = silent_s > v.params["COM_DL_LOSS_T"]
         self.missions.tick()
-        self._flush_changes()
         self._send_events()
+        self._flush_changes()
         for message_id, interval_s in list(self.intervals_s.items()):
             due = self._due_s.get(message_id, 0.0)
             if now >= due:
