@@ -39,6 +39,8 @@ PLAYER_LINE = re.compile(r"(http://\S+/gosd/player/\?src=\S+)")
 SERVING_LINE = re.compile(r"control plane at (http://\S+/gosd)")
 LINGER_S = 1.0
 """The demo's ``GOSD_LIVE_LINGER_S`` here, so a cold start can be measured again soon."""
+SETTLE_S = 2.0
+"""After the agent reports a stream off, how long the bench waits before a cold start."""
 LOGIN = {
     "grant_type": "password",
     "username": "demo",
@@ -156,6 +158,10 @@ async def run(quick: bool, minutes: float | None) -> None:
                     return await _stream_state(http, headers) == "off"
 
                 await _poll(off, "the stream stopped", 30)
+                # The agent says "off" as it ends its upload; the relay learns it a moment
+                # later. A viewer in between would get the old stream's GOP cache at
+                # once: not a cold start.
+                await asyncio.sleep(SETTLE_S)
                 cold.append(await _first_frame(http, viewer))
             print(
                 f"live video (gosd demo, camera 640x360@15 through agent and relay): on-demand "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -12,7 +13,7 @@ from litestar.testing import AsyncTestClient
 from control_plane.messaging.runtime import Messaging
 from shared import topics
 from tests.browser import browser  # noqa: F401 - a fixture of these tests
-from tests.integration.agent_harness import BlobServer
+from tests.integration.agent_harness import BlobServer, Mosquitto, run_mosquitto
 from tests.support import until
 
 
@@ -45,3 +46,11 @@ def blobs() -> Iterator[BlobServer]:
     """The control plane's file downloads, as node 7 (the agent tests' node) sees them."""
     with BlobServer("node-7", "node-secret-7") as server:
         yield server
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A Mosquitto of this test's own (the agent tests' broker; a module may set up
+    another)."""
+    with run_mosquitto(tmp_path / "broker") as broker:
+        yield broker

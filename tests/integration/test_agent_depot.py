@@ -23,7 +23,6 @@ from tests.integration.agent_harness import (
     control_plane,
     make_config,
     run_agent,
-    run_mosquitto,
 )
 from tests.support import stop_process, until_sync
 
@@ -62,12 +61,6 @@ def sim(tmp_path: Path) -> Iterator[Sim]:
         yield sim
     finally:
         stop_process(sim.process)
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    with run_mosquitto(tmp_path / "broker") as broker:
-        yield broker
 
 
 @pytest.fixture

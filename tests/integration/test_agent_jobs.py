@@ -30,12 +30,6 @@ TERMINAL = {"succeeded", "failed", "cancelled"}
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    with run_mosquitto(tmp_path / "broker") as broker:
-        yield broker
-
-
-@pytest.fixture
 def settings() -> dict[str, Any]:
     """The fake driver's settings; tests override this fixture through parametrize."""
     return {"steps": 3, "step_s": 0.02}

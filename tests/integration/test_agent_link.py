@@ -6,7 +6,6 @@ import asyncio
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,12 +23,6 @@ from tests.integration.agent_harness import (
 pytestmark = pytest.mark.integration
 
 KEEPALIVE_S = 2
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    with run_mosquitto(tmp_path / "broker") as broker:
-        yield broker
 
 
 def online(status: object) -> bool:

@@ -23,7 +23,6 @@ from tests.integration.agent_harness import (
     control_plane,
     make_config,
     run_agent,
-    run_mosquitto,
 )
 from tests.integration.ingest_server import IngestServer
 from tests.integration.test_agent_livestream import decode_flv, frames_in
@@ -32,12 +31,6 @@ from tests.support import until
 pytestmark = pytest.mark.integration
 
 NODE = 7
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    with run_mosquitto(tmp_path / "broker") as broker:
-        yield broker
 
 
 @pytest.fixture

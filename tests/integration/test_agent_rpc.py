@@ -17,16 +17,9 @@ from tests.integration.agent_harness import (
     control_plane,
     make_config,
     run_agent,
-    run_mosquitto,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    with run_mosquitto(tmp_path / "broker") as broker:
-        yield broker
 
 
 @pytest.fixture
