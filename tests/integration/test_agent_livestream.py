@@ -168,7 +168,12 @@ async def test_simulator_camera_passes_through_with_its_stamps(ingest: IngestSer
         settings = LivestreamSection(point_id=5, source=fleet.camera_url(0), mode="on_demand")
         async with Running(ingest, settings) as running:
             stream = running.streams.streams[5]
-            await asyncio.sleep(0)
+
+            async def reported() -> LivestreamHealth | None:
+                return running.record.latest(5)
+
+            first = await until(reported, "the stream's first health report", 10)
+            assert first.state == "off" and not first.requested
             assert stream.state == "off" and not ingest.uploads, "on demand: nothing yet"
             asked_at = time.monotonic()
             await running.streams.start({"point_id": 5})

@@ -16,7 +16,7 @@ from edge_agent.drivers import load_driver
 from edge_agent.drivers.base import DriverError
 from edge_agent.drivers.depot import DepotDriver
 from shared.errors import JobFailure, RpcErrorCode
-from shared.messages import JobSpec, Progress
+from shared.messages import DepotStatus, JobSpec, Progress
 from simulator.depot import DockModel
 from simulator.fleet import SimFleet
 from tests.brokers import free_port
@@ -160,11 +160,12 @@ async def test_a_half_open_cover_is_never_reported_open(dock: Dock) -> None:
     seen: set[str] = set()
 
     async def watch() -> None:
-        while True:
-            await dock.driver.poll()
-            if dock.driver.state is not None:
-                seen.add(dock.driver.state.cover.name)
-            await asyncio.sleep(0.01)
+        # What the node publishes (msg/depot_status) while the cover moves.
+        async for sample in dock.driver.telemetry():
+            status = sample.value
+            assert isinstance(status, DepotStatus)
+            if status.cover is not None:
+                seen.add(status.cover.upper())
 
     watcher = asyncio.ensure_future(watch())
     try:
