@@ -109,7 +109,7 @@ async def _watch(
             now = time.monotonic()
             received += len(chunk)
             for tag in parser.feed(chunk):
-                if not isinstance(tag, FlvTag) or not tag.is_video or tag.is_sequence_header:
+                if not isinstance(tag, FlvTag) or not tag.is_frame:
                     continue
                 if first is None:
                     first = now - sent

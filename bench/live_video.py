@@ -18,15 +18,12 @@ Printed:
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -34,69 +31,38 @@ import httpx
 from bench.stats import percentile
 from shared.flv import FlvParser, FlvTag
 from shared.video_stamp import find_in_avcc
+from tests.conftest import password_form
+from tests.e2e.processes import gosd_env, player_url, running
+from tests.support import until
 
-PLAYER_LINE = re.compile(r"(http://\S+/gosd/player/\?src=\S+)")
-SERVING_LINE = re.compile(r"control plane at (http://\S+/gosd)")
 LINGER_S = 1.0
 """The demo's ``GOSD_LIVE_LINGER_S`` here, so a cold start can be measured again soon."""
 SETTLE_S = 2.0
 """After the agent reports a stream off, how long the bench waits before a cold start."""
-LOGIN = {
-    "grant_type": "password",
-    "username": "demo",
-    "password": "demodemo",
-    "client_id": "000000",
-    "client_secret": "999999",
-}
 
 
 @contextmanager
 def demo() -> Iterator[tuple[str, str]]:
     """``gosd demo`` on free ports: (base URL, the printed viewer URL with its token)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GOSD_")}
-    env.update(
-        GOSD_LOG_LEVEL="WARNING",
-        GOSD_MQTT_LISTEN="127.0.0.1:0",
-        GOSD_LIVE_LINGER_S=str(LINGER_S),
-        GOSD_DATA_DIR=tempfile.mkdtemp(prefix="gosd-bench-video-"),
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gosd", "demo", "--port", "0"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        player = base = None
-        for line in process.stdout:
-            if found := PLAYER_LINE.search(line):
-                player = found.group(1)
-            if found := SERVING_LINE.search(line):
-                base = found.group(1)
-                break
-        if base is None or player is None:
-            raise RuntimeError("gosd demo did not start")
-        src = parse_qs(urlsplit(player).query)["src"][0]
+    printed: list[str] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="gosd-bench-video-") as data,
+        running(
+            "demo",
+            "--port",
+            "0",
+            env=gosd_env(Path(data), GOSD_LIVE_LINGER_S=str(LINGER_S)),
+            output=printed,
+        ) as (base, _process),
+    ):
+        src = parse_qs(urlsplit(player_url(printed)).query)["src"][0]
         yield base, base.removesuffix("/gosd") + src
-    finally:
-        process.terminate()
-        process.wait(30)
 
 
 async def _headers(http: httpx.AsyncClient) -> dict[str, str]:
-    r = await http.post("/oauth/token", data=LOGIN)
+    r = await http.post("/oauth/token", data=password_form())
     r.raise_for_status()
     return {"Authorization": "Bearer " + r.json()["access_token"]}
-
-
-async def _poll(probe: Callable[[], Awaitable[bool]], what: str, within: float) -> None:
-    deadline = time.monotonic() + within
-    while not await probe():
-        if time.monotonic() > deadline:
-            raise TimeoutError(what)
-        await asyncio.sleep(0.1)  # polling a server from a bench: no event to wait on
 
 
 async def _stream_state(http: httpx.AsyncClient, headers: dict[str, str]) -> str:
@@ -112,7 +78,7 @@ async def _first_frame(http: httpx.AsyncClient, url: str) -> float:
         r.raise_for_status()
         async for chunk in r.aiter_raw():
             for tag in parser.feed(chunk):
-                if isinstance(tag, FlvTag) and tag.is_video and not tag.is_sequence_header:
+                if isinstance(tag, FlvTag) and tag.is_frame:
                     return time.monotonic() - start
     raise RuntimeError("the stream ended before its first frame")
 
@@ -130,7 +96,7 @@ async def _latencies(
         async for chunk in r.aiter_raw():
             now = time.time()
             for tag in parser.feed(chunk):
-                if isinstance(tag, FlvTag) and tag.is_video and not tag.is_sequence_header:
+                if isinstance(tag, FlvTag) and tag.is_frame:
                     stamp = find_in_avcc(tag.data[5:])
                     if stamp is not None and stamp / 1e6 > start:
                         samples.append((now, (now - stamp / 1e6) * 1000))
@@ -150,14 +116,14 @@ async def run(quick: bool, minutes: float | None) -> None:
                 r = await http.get("/api/v2/nodes/1/status", headers=headers)
                 return r.status_code == 200 and r.json()["state"] == "online"
 
-            await _poll(online, "drone 1 online", 60)
+            await until(online, "drone 1 online", 60)
             cold: list[float] = []
             for _ in range(joins):
 
                 async def off() -> bool:
                     return await _stream_state(http, headers) == "off"
 
-                await _poll(off, "the stream stopped", 30)
+                await until(off, "the stream stopped", 30)
                 # The agent says "off" as it ends its upload; the relay learns it a moment
                 # later. A viewer in between would get the old stream's GOP cache at
                 # once: not a cold start.
@@ -170,7 +136,7 @@ async def run(quick: bool, minutes: float | None) -> None:
                 f"p95 {percentile(cold, 95) * 1000:.0f} ms (aim <= 2000 ms)"
             )
             keeper = asyncio.create_task(_latencies(http, viewer, minutes * 60 + joins * 2))
-            await _poll(lambda: _is_live(http, headers), "the stream is live", 30)
+            await until(lambda: _is_live(http, headers), "the stream is live", 30)
             warm = [await _first_frame(http, viewer) for _ in range(joins * 3)]
             print(
                 f"  new viewer of a running stream, GET -> first frame over {len(warm)} joins: "

@@ -87,6 +87,12 @@ class FlvTag:
         return self.type == VIDEO
 
     @property
+    def is_frame(self) -> bool:
+        """A video tag that is not a sequence header (what viewers and tests count as
+        the stream's frames)."""
+        return self.type == VIDEO and not self.is_sequence_header
+
+    @property
     def is_keyframe(self) -> bool:
         """A video key frame (a decoder can start here), not a sequence header."""
         return (

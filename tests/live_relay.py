@@ -20,7 +20,7 @@ from control_plane.app import create_app
 from control_plane.live.hub import LiveHub
 from control_plane.server import bind
 from control_plane.settings import Settings
-from tests.conftest import CLIENT_ID, CLIENT_SECRET, ManualClock
+from tests.conftest import ManualClock, password_form
 from tests.flv_source import FlvEncoder, paced_body
 from tests.support import until
 
@@ -49,16 +49,6 @@ async def login(http: httpx.AsyncClient, form: dict[str, str]) -> dict[str, str]
     r = await http.post("/gosd/oauth/token", data=form)
     assert r.status_code == 200, r.text
     return {"Authorization": "Bearer " + r.json()["access_token"]}
-
-
-def user_form(name: str, password: str) -> dict[str, str]:
-    return {
-        "grant_type": "password",
-        "username": name,
-        "password": password,
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
-    }
 
 
 async def add_node(http: httpx.AsyncClient, admin: dict[str, str]) -> tuple[dict[str, Any], str]:
@@ -100,7 +90,7 @@ async def serve_live(settings: Settings, clock: ManualClock) -> AsyncIterator[Li
                 return False
 
             await until(up, "the server answers")
-            admin = await login(http, user_form("demo", "demodemo"))
+            admin = await login(http, password_form())
             node, secret = await add_node(http, admin)
             other_node, other_secret = await add_node(http, admin)
             creds = {"grant_type": "client_credentials", "client_secret": secret}
@@ -119,7 +109,7 @@ async def serve_live(settings: Settings, clock: ManualClock) -> AsyncIterator[Li
                 http=http,
                 clock=clock,
                 user=admin,
-                other=await login(http, user_form("other", "otherother")),
+                other=await login(http, password_form("other", "otherother")),
                 node_id=node["id"],
                 point_id=node["points"][0]["id"],
                 node=node_auth,

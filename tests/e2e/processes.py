@@ -18,6 +18,7 @@ from tests.conftest import IN_CI
 from tests.support import stop_process
 
 _URL = re.compile(r"control plane at (http://\S+/gosd)")
+_PLAYER = re.compile(r"(http://\S+/gosd/player/\?src=\S+)")
 
 
 def gosd_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -96,8 +97,15 @@ def _read_on(lines: IO[str], output: list[str]) -> None:
         output.append(line)
 
 
+def player_url(printed: list[str]) -> str:
+    """The player URL ``gosd demo`` printed (drone 1's camera, with a viewer token)."""
+    found = [m.group(1) for line in printed if (m := _PLAYER.search(line))]
+    assert found, "the demo prints no player URL:\n" + "".join(printed)
+    return found[0]
+
+
 def json_of(result: subprocess.CompletedProcess[str]) -> Any:
     return json.loads(result.stdout)
 
 
-__all__ = ["IN_CI", "gosd", "gosd_env", "json_of", "running"]
+__all__ = ["IN_CI", "gosd", "gosd_env", "json_of", "player_url", "running"]

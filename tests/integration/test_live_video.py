@@ -90,7 +90,7 @@ async def test_late_joiners_start_at_a_key_frame_and_decode_at_once(live: Live) 
                 async for chunk in r.aiter_raw():
                     received += chunk
                     tags = [t for t in parser.feed(chunk) if isinstance(t, FlvTag)]
-                    frames += [t for t in tags if t.is_video and not t.is_sequence_header]
+                    frames += [t for t in tags if t.is_frame]
                     if frames:
                         break
             assert frames[0].is_keyframe
@@ -118,7 +118,7 @@ async def test_a_stalled_viewer_neither_delays_others_nor_grows(live: Live) -> N
                 first_ts: int | None = None
                 async for chunk in r.aiter_raw():
                     for t in parser.feed(chunk):
-                        if isinstance(t, FlvTag) and t.is_video and not t.is_sequence_header:
+                        if isinstance(t, FlvTag) and t.is_frame:
                             first_ts = t.timestamp_ms if first_ts is None else first_ts
                             lags.append(
                                 (time.monotonic() - start) - (t.timestamp_ms - first_ts) / 1000
