@@ -139,6 +139,12 @@ async def _mode_is(t: TelemetryAsync, mode: FlightMode) -> bool:
     return await t.flight_mode() == mode
 
 
+async def _hovering(t: TelemetryAsync) -> bool:
+    """Holding in the air after the takeoff: Hold alone is also the mode on the ground
+    right after arming, before the climb starts."""
+    return await t.landed_state() == LandedState.IN_AIR and await _mode_is(t, FlightMode.HOLD)
+
+
 async def _landed_and_disarmed(t: TelemetryAsync) -> bool:
     return await t.landed_state() == LandedState.ON_GROUND and not await t.armed()
 
@@ -279,7 +285,7 @@ async def test_geofence_plugin_upload_and_a_breach_returns_home(drone: Drone) ->
     # ...so the breach is flown by hand: take off and go there.
     await a.set_takeoff_altitude(10.0)
     await a.takeoff()
-    await until(lambda: _mode_is(t, FlightMode.HOLD), "hovering", within=15)
+    await until(lambda: _hovering(t), "hovering", within=15)
     lat, lon = geo.moved(DEFAULT_HOME[0], DEFAULT_HOME[1], 200, 0)
     await a.goto_location(lat, lon, DEFAULT_HOME[2] + 10, 0)
     await until(
@@ -304,7 +310,7 @@ async def test_a_cut_link_triggers_the_data_link_loss_action(drone: Drone) -> No
     await a.set_takeoff_altitude(30.0)
     await a.arm()
     await a.takeoff()
-    await until(lambda: _mode_is(t, FlightMode.HOLD), "hovering", within=15)
+    await until(lambda: _hovering(t), "hovering", within=15)
     endpoint = drone.fleet.endpoints[0]
     # Like PX4, link loss counts only once a GCS has been heard (MAVSDK beats at 1 Hz).
     await until(lambda: _is(endpoint.last_gcs_heartbeat_s is not None), "MAVSDK's heartbeat")
@@ -400,7 +406,7 @@ async def test_goto_velocity_and_rally_points(drone: Drone) -> None:
     assert len(drone.fleet.vehicles[0].rally) == 1
     await a.arm()
     await a.takeoff()
-    await until(lambda: _mode_is(t, FlightMode.HOLD), "hovering", within=15)
+    await until(lambda: _hovering(t), "hovering", within=15)
     lat, lon = geo.moved(DEFAULT_HOME[0], DEFAULT_HOME[1], 0, 150)
     await a.goto_location(lat, lon, DEFAULT_HOME[2] + 25, 90)
     await until(lambda: _moving_east(t), "MAVSDK sees the vehicle fly east", within=10)
